@@ -79,9 +79,7 @@ class Connector(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def build(
-        cls, settings: ConnectorSettings, api_key: str, **http_options: Any
-    ) -> Connector:
+    def build(cls, settings: ConnectorSettings, api_key: str, **http_options: Any) -> Connector:
         """Make a connector with its HTTP client (``http_options`` go to :class:`VendorHttp`)."""
 
     @abc.abstractmethod

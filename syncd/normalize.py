@@ -50,7 +50,9 @@ def iso_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_money(amount: str | int | float | None, currency: str | None) -> tuple[Decimal | None, str | None]:
+def parse_money(
+    amount: str | int | float | None, currency: str | None
+) -> tuple[Decimal | None, str | None]:
     """A vendor amount to (Decimal, ISO 4217 upper-case code); bad amounts raise ValueError."""
     if amount is None or amount == "":
         return None, None

@@ -24,7 +24,9 @@ class ConsentStatus(StrEnum):
 
 
 #: statuses that suppress a contact from every marketing membership
-SUPPRESSING = frozenset({ConsentStatus.UNSUBSCRIBED, ConsentStatus.BOUNCED, ConsentStatus.COMPLAINED})
+SUPPRESSING = frozenset(
+    {ConsentStatus.UNSUBSCRIBED, ConsentStatus.BOUNCED, ConsentStatus.COMPLAINED}
+)
 
 
 class ActivityType(StrEnum):

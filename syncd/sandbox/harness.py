@@ -274,9 +274,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("sandbox injected a timeout", request=request)
         if fault == "drop":
             await response.aclose()
-            raise httpx.RemoteProtocolError(
-                "sandbox dropped the connection", request=request
-            )
+            raise httpx.RemoteProtocolError("sandbox dropped the connection", request=request)
         return response
 
 
