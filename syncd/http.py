@@ -213,7 +213,8 @@ class VendorHttp:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.wait is not None:
             return min(exc.wait + self._rng.uniform(0, 0.1), self.policy.max_wait_s)
-        base = self.policy.backoff_initial_s * 2.0 ** float(state.attempt_number - 1)
+        attempt = int(state.attempt_number)
+        base: float = self.policy.backoff_initial_s * 2.0 ** (attempt - 1)
         return min(base + self._rng.uniform(0, base), self.policy.backoff_max_s)
 
     def _note_retry(self, operation: str, state: RetryCallState) -> None:
