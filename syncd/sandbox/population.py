@@ -31,12 +31,12 @@ class ToolPresence:
     legal_basis: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a large population holds about a million of these
 class Event:
     tool: str
     type: str  # send / open / click / purchase / bounce / unsubscribe / complaint
     at: datetime
-    campaign: str  # campaign id within that tool
+    campaign: str  # campaign id within that tool; "" for a purchase no campaign led to
     value: Decimal | None = None
     currency: str | None = None
 
@@ -58,6 +58,10 @@ class Person:
     language: str | None
     tools: dict[str, ToolPresence] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    #: ground truth for identity merging: the key of the person this one nearly duplicates
+    duplicate_of: int | None = None
+    #: how: "gmail_dots", "plus_tag", "typo_domain" or "same_name_company_phone"
+    duplicate_kind: str | None = None
 
 
 @dataclass
@@ -66,6 +70,8 @@ class Campaign:
     id: str
     name: str
     sent_at: datetime
+    #: the list / tag the campaign went to; ``None`` for the whole audience
+    list_name: str | None = None
 
 
 @dataclass
