@@ -29,7 +29,7 @@ Null semantics are SQL's three-valued logic (see ``_evaluate``): a comparison wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +38,7 @@ import pandas as pd
 from syncd.errors import RuleError
 
 from ._ast import Node, segment_refs
-from ._evaluate import BoolArray, Tri, evaluate
+from ._evaluate import BoolArray, Columns, Evaluator, Tri
 from ._explain import ClauseExplanation, explain_node
 from ._parser import parse
 from ._typecheck import check_types
@@ -47,6 +47,7 @@ __all__ = [
     "BoolArray",
     "ClauseExplanation",
     "CompiledRule",
+    "FrameColumns",
     "RuleError",
     "Tri",
     "check_rule",
@@ -55,12 +56,16 @@ __all__ = [
 ]
 
 
+#: a frame's columns converted for evaluation; share one across rules over the same frame
+FrameColumns = Columns
+
+
 def parse_rule(rule: str) -> Node:
     """The syntax tree of ``rule``; raises :class:`RuleError` on a syntax error."""
     return parse(rule)
 
 
-def check_rule(rule: str, known_segments: set[str]) -> list[RuleError]:
+def check_rule(rule: str, known_segments: Collection[str]) -> list[RuleError]:
     """Every problem in ``rule`` (empty when it is fine), each with its 0-based position.
 
     A syntax error stops parsing, so it comes alone; otherwise unknown fields, type mismatches
@@ -91,12 +96,17 @@ class CompiledRule:
         return next(ref.name_pos for ref in segment_refs(self.node) if ref.name == segment)
 
     def evaluate(
-        self, frame: pd.DataFrame, segment_masks: Mapping[str, BoolArray] | None = None
+        self,
+        frame: pd.DataFrame | FrameColumns,
+        segment_masks: Mapping[str, BoolArray] | None = None,
     ) -> Tri:
-        return evaluate(self.node, frame, segment_masks)
+        columns = frame if isinstance(frame, Columns) else Columns(frame)
+        return Evaluator(columns, segment_masks or {}).evaluate(self.node)
 
     def mask(
-        self, frame: pd.DataFrame, segment_masks: Mapping[str, BoolArray] | None = None
+        self,
+        frame: pd.DataFrame | FrameColumns,
+        segment_masks: Mapping[str, BoolArray] | None = None,
     ) -> BoolArray:
         """True where the rule is true (unknown counts as not matching)."""
         return np.asarray(self.evaluate(frame, segment_masks).true, dtype=bool)
@@ -107,7 +117,7 @@ class CompiledRule:
         return explain_node(self.node, self.text, row, segment_masks or {})
 
 
-def compile_rule(rule: str, known_segments: set[str]) -> CompiledRule:
+def compile_rule(rule: str, known_segments: Collection[str]) -> CompiledRule:
     """Parse and type-check; raises the first :class:`RuleError` found."""
     node = parse(rule)
     errors = check_types(node, rule, known_segments)

@@ -199,9 +199,3 @@ def _match(data: Any, op: str, pattern: str) -> Any:
     if op == "starts_with":
         return data.str.startswith(pattern)
     return data.str.endswith(pattern)
-
-
-def evaluate(
-    node: Node, frame: pd.DataFrame, segment_masks: Mapping[str, BoolArray] | None = None
-) -> Tri:
-    return Evaluator(Columns(frame), segment_masks or {}).evaluate(node)

@@ -6,7 +6,7 @@ Collects every problem rather than stopping at the first, so ``config check`` ca
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from syncd.engine.fields import FIELDS, FieldType, field_type
 from syncd.errors import RuleError
@@ -54,7 +54,7 @@ def _show(operand: Operand) -> str:
 
 
 class _Checker:
-    def __init__(self, rule: str, known_segments: set[str]) -> None:
+    def __init__(self, rule: str, known_segments: Collection[str]) -> None:
         self.rule = rule
         self.known_segments = known_segments
         self.errors: list[RuleError] = []
@@ -135,7 +135,7 @@ class _Checker:
             self.fail(f"unknown segment '{node.name}'{hint}", node.name_pos)
 
 
-def check_types(node: Node, rule: str, known_segments: set[str]) -> list[RuleError]:
+def check_types(node: Node, rule: str, known_segments: Collection[str]) -> list[RuleError]:
     checker = _Checker(rule, known_segments)
     for sub in walk(node):
         checker.check(sub)
