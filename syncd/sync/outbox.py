@@ -90,12 +90,12 @@ def store_plan(
 
 
 def pending_count(conn: Connection, account_id: str) -> int:
-    count: int = conn.scalar(
+    count: int | None = conn.scalar(
         select(func.count())
         .select_from(OUTBOX)
         .where(and_(OUTBOX.c.account_id == account_id, OUTBOX.c.status == PENDING))
     )
-    return count
+    return count or 0
 
 
 def rejected_keys(
