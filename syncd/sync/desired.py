@@ -12,7 +12,7 @@ from syncd.records import TargetKind
 from syncd.store.models import ContactScore, Identity, LedgerEntry, SegmentMembership
 from syncd.sync.plan import State, TargetKey
 
-HOLDOUT_SUFFIX = "-control"
+HOLDOUT_SUFFIX = "-holdout"
 #: the special property source listing the contact's segments
 SEGMENTS_SOURCE = "segments"
 
