@@ -98,6 +98,15 @@ def pending_count(conn: Connection, account_id: str) -> int:
     return count or 0
 
 
+def pending_targets(conn: Connection, account_id: str) -> list[TargetKey]:
+    rows = conn.execute(
+        select(OUTBOX.c.tool, OUTBOX.c.target_kind, OUTBOX.c.target)
+        .where(and_(OUTBOX.c.account_id == account_id, OUTBOX.c.status == PENDING))
+        .distinct()
+    )
+    return sorted(TargetKey(r.tool, TargetKind(r.target_kind), r.target) for r in rows)
+
+
 def rejected_keys(
     conn: Connection, account_id: str, state_of: Callable[[int], str | None]
 ) -> set[RejectedKey]:

@@ -30,13 +30,20 @@ from syncd.sync.desired import (
 from syncd.sync.drift import detect_drift
 from syncd.sync.ingest import IngestCounts, Ingestor, read_cursor
 from syncd.sync.merge import MergePolicy
-from syncd.sync.outbox import OutboxPusher, PushCounts, pending_count, rejected_keys, store_plan
+from syncd.sync.outbox import (
+    OutboxPusher,
+    PushCounts,
+    pending_count,
+    pending_targets,
+    rejected_keys,
+    store_plan,
+)
 from syncd.sync.plan import Plan, TargetKey, plan_changes
 
 log = logging.getLogger("syncd.sync")
 
 R = TypeVar("R")
-Phase = Literal["pull", "recompute", "plan", "push"]
+Phase = Literal["resume", "pull", "recompute", "plan", "push"]
 Recompute = Callable[[Engine, datetime, bool], dict[str, Any]]
 
 
@@ -77,6 +84,8 @@ class RunReport:
     plan: dict[str, Any] = field(default_factory=dict)
     blocked: dict[str, Any] = field(default_factory=dict)
     pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what an interrupted earlier run had planned and this one finished first
+    resumed: dict[str, dict[str, Any]] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     api: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -102,15 +111,19 @@ class SyncRun:
         self.clock = clock or SystemClock()
         self.now = self.clock.now()
         self.failed_tools: set[str] = set()
+        self._run_id: int | None = None
 
     async def execute(self) -> RunReport:
         report = self._start()
         try:
+            if report.plan.get("resumed_pending") and not self.options.dry_run:
+                # finish what an interrupted run planned before planning anything new
+                await self._phase(report, "resume", self._resume(report))
             await self._phase(report, "pull", self._pull(report))
             await self._phase(report, "recompute", self._recompute(report))
-            plan, remote_ids = await self._phase(report, "plan", self._plan(report))
+            remote_ids = await self._phase(report, "plan", self._plan(report))
             if not self.options.dry_run:
-                await self._phase(report, "push", self._push(report, plan, remote_ids))
+                await self._phase(report, "push", self._push(report, remote_ids))
             report.status = "failed" if report.errors else "ok"
         except BaseException as exc:
             report.status = "interrupted" if isinstance(exc, asyncio.CancelledError) else "failed"
@@ -178,7 +191,7 @@ class SyncRun:
     async def _recompute(self, report: RunReport) -> None:
         report.recompute = self.recompute_fn(self.engine, self.now, self.options.full)
 
-    async def _plan(self, report: RunReport) -> tuple[Plan, dict[TargetKey, str]]:
+    async def _plan(self, report: RunReport) -> dict[TargetKey, str]:
         with self.engine.connect() as conn:
             desired = desired_state(
                 conn, self.spec.account_id, self.spec.pushes, self.spec.properties
@@ -217,13 +230,24 @@ class SyncRun:
                     present.remote_ids,
                     self.now,
                 )
-        self._presence = present
-        self._gate_cache = gate
-        return plan, remote_ids
+        return remote_ids
 
-    async def _push(self, report: RunReport, plan: Plan, remote_ids: dict[TargetKey, str]) -> None:
+    async def _resume(self, report: RunReport) -> None:
+        with self.engine.connect() as conn:
+            keys = pending_targets(conn, self.spec.account_id)
+        remote_ids = await self._ensure_targets(keys, report)
+        await self._push(report, remote_ids, into=report.resumed)
+
+    async def _push(
+        self,
+        report: RunReport,
+        remote_ids: dict[TargetKey, str],
+        into: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         with self.engine.connect() as conn:
             states = self._states(conn)
+            gate = self._gate(conn)
+        into = report.pushed if into is None else into
         for tool, connector in self.spec.connectors.items():
             if tool in self.failed_tools:
                 continue
@@ -232,7 +256,7 @@ class SyncRun:
                 account_id=self.spec.account_id,
                 tool=tool,
                 connector=connector,
-                gate=self._gate_cache,
+                gate=gate,
                 remote_target_ids=remote_ids,
                 now=self.clock.now,
                 state_of=states.get,
@@ -242,7 +266,7 @@ class SyncRun:
             except VendorError as exc:
                 report.errors.append({"phase": "push", "tool": tool, "error": str(exc)})
                 continue
-            report.pushed[tool] = counts.as_dict()
+            into[tool] = counts.as_dict()
 
     # --- helpers ---------------------------------------------------------------------------
 
