@@ -9,7 +9,6 @@ see (duplicate ids, secrets, segment rules, names that must exist). All problems
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import json
 import os
@@ -445,27 +444,14 @@ def summarise(config: SyncdConfig) -> dict[str, Any]:
 def default_rule_checker() -> RuleChecker | None:
     """The engine's rule parser, when it is installed; ``None`` skips rule checks."""
     try:
-        from syncd.engine import rules
+        from syncd.engine.rules import check_rule
     except ImportError:
         return None
-    check = getattr(rules, "check_rule", None)
-    if check is None:
-        return None
-    # accept (rule, known) as well as (name, rule, known): the parser's signature may settle
-    # either way, and config check must not break when it does
-    arity = len(inspect.signature(check).parameters)
 
     def checker(name: str, rule: str, known: Sequence[str]) -> list[tuple[str, int]]:
-        found = check(rule, known) if arity == 2 else check(name, rule, known)
-        return [_as_message_position(p) for p in found or []]
+        return [(err.message, err.position) for err in check_rule(rule, known)]
 
     return checker
-
-
-def _as_message_position(found: Any) -> tuple[str, int]:
-    if isinstance(found, tuple):
-        return str(found[0]), int(found[1])
-    return str(getattr(found, "message", found)), int(getattr(found, "position", 0))
 
 
 # --- connectors ------------------------------------------------------------------------------
