@@ -81,6 +81,13 @@ def _is_ident_char(ch: str) -> bool:
 
 def tokenize(rule: str) -> list[Token]:
     tokens: list[Token] = []
+    scan(rule, tokens)
+    return tokens
+
+
+def scan(rule: str, tokens: list[Token]) -> None:
+    """Append the tokens of ``rule`` to ``tokens``; on a bad character the ones before it stay,
+    so the parser can report an earlier error first."""
     i, n = 0, len(rule)
     while i < n:
         ch = rule[i]
@@ -110,7 +117,6 @@ def tokenize(rule: str) -> list[Token]:
             tokens.append(Token(Kind.OP, op, i, i + len(op)))
             i += len(op)
     tokens.append(Token(Kind.END, "", n, n))
-    return tokens
 
 
 def _scan_number(rule: str, start: int, tokens: list[Token]) -> int:

@@ -30,7 +30,7 @@ from ._ast import (
     StringMatch,
     Truthy,
 )
-from ._lexer import Kind, Token, tokenize
+from ._lexer import Kind, Token, scan
 
 _MATCH_OPS = ("contains", "starts_with", "ends_with")
 _NEGATABLE = ("in", "between", *_MATCH_OPS)
@@ -44,7 +44,15 @@ def parse(rule: str) -> Node:
 class _Parser:
     def __init__(self, rule: str) -> None:
         self.rule = rule
-        self.tokens = tokenize(rule)
+        self.tokens: list[Token] = []
+        #: a scanning error is raised only once the parser reaches it, so that the earliest
+        #: problem in the rule is the one reported
+        self.scan_error: RuleError | None = None
+        try:
+            scan(rule, self.tokens)
+        except RuleError as err:
+            self.scan_error = err
+            self.tokens.append(Token(Kind.END, "", err.position, err.position))
         self.i = 0
 
     # --- helpers -------------------------------------------------------------------------
@@ -70,9 +78,13 @@ class _Parser:
         return self.at(Kind.KEYWORD) and self.tok.text in words
 
     def error(self, message: str, pos: int | None = None) -> RuleError:
+        if self.scan_error is not None and self.at(Kind.END):
+            return self.scan_error
         return RuleError(message, self.tok.pos if pos is None else pos, self.rule)
 
     def unexpected(self, expected: str) -> RuleError:
+        if self.scan_error is not None and self.at(Kind.END):
+            return self.scan_error
         if self.at(Kind.END):
             return self.error(f"expected {expected}, found end of rule")
         return self.error(f"unexpected {self.tok.describe()}, expected {expected}")
@@ -90,6 +102,8 @@ class _Parser:
         node = self.parse_or()
         if not self.at(Kind.END):
             raise self.unexpected("'and', 'or' or end of rule")
+        if self.scan_error is not None:
+            raise self.scan_error
         return node
 
     def parse_or(self) -> Node:
