@@ -14,6 +14,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 #: (frame column, word when high, word when low); recency is "days since", so low = recent
 _COUNT_FEATURES: tuple[tuple[str, str, str], ...] = (
@@ -34,6 +36,10 @@ _RECENCY_SOURCES = ("days_since_last_open", "days_since_last_click", "days_since
 RECENCY_FEATURE = "days_since_last_engagement"
 _RECENCY_WORDS = ("lapsed", "recent")  # (high days, low days)
 CLUSTER_FEATURES = (*(name for name, _, _ in _COUNT_FEATURES), RECENCY_FEATURE)
+
+#: below this many rows, native code (OpenMP, BLAS) runs on one thread: on small problems the
+#: threads' start-up and spin-waiting cost more than they save, ten times more on a busy machine
+SINGLE_THREAD_BELOW = 20_000
 
 #: a centroid this many standard deviations from the overall mean earns a word
 _DISTINCT_Z = 0.5
@@ -92,6 +98,12 @@ def cluster_matrix(frame: pd.DataFrame, recency_cap_days: float) -> np.ndarray:
         nearest = np.fmin.reduce(recency, axis=1)
     nearest = np.clip(np.nan_to_num(nearest, nan=recency_cap_days), 0.0, recency_cap_days)
     return np.column_stack([counts, nearest])
+
+
+def native_threads(n_rows: int) -> AbstractContextManager[object]:
+    if n_rows < SINGLE_THREAD_BELOW:
+        return threadpool_limits(limits=1)
+    return nullcontext()
 
 
 def _sample(n: int, limit: int, seed: int) -> np.ndarray:
@@ -162,7 +174,8 @@ def fit_clusters(frame: pd.DataFrame, settings: ClusterSettings) -> ClusterOutco
     scores: dict[int, float] = {}
     fitted: dict[int, KMeans | MiniBatchKMeans] = {}
     for k in range(settings.k_min, k_max + 1):
-        model = _kmeans(k, len(matrix), settings).fit(matrix)
+        with native_threads(len(matrix)):
+            model = _kmeans(k, len(matrix), settings).fit(matrix)
         labels = model.labels_
         if len(np.unique(labels)) < 2:
             continue

@@ -40,7 +40,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sqlalchemy import Connection, Engine, func, select
 
-from syncd.engine.clusters import ClusterSettings, TrainedClusters, fit_clusters
+from syncd.engine.clusters import ClusterSettings, TrainedClusters, fit_clusters, native_threads
 from syncd.engine.fields import FIELDS, FieldType
 from syncd.engine.labels import (
     LabelledSet,
@@ -172,12 +172,12 @@ def candidates(n_rows: int, random_state: int) -> dict[str, ClassifierMixin | Pi
     )
     boosting = HistGradientBoostingClassifier(
         learning_rate=0.1,
-        max_iter=200,
+        max_iter=150,
         max_leaf_nodes=15,
         min_samples_leaf=40,
         l2_regularization=1.0,
         # early stopping needs a validation share big enough to mean something
-        early_stopping=n_rows >= 5_000,
+        early_stopping=n_rows >= 1_000,
         validation_fraction=0.1,
         n_iter_no_change=10,
         random_state=random_state,
@@ -240,15 +240,18 @@ def fit_classifier(
     )
     auc: dict[str, float] = {}
     auc_std: dict[str, float] = {}
-    for name, estimator in candidates(len(cv_rows), seed).items():
-        scores = cross_val_score(
-            estimator, matrix[cv_rows], target[cv_rows], cv=folds, scoring="roc_auc"
-        )
-        auc[name], auc_std[name] = float(np.mean(scores)), float(np.std(scores))
+    with native_threads(len(cv_rows)):
+        for name, estimator in candidates(len(cv_rows), seed).items():
+            scores = cross_val_score(
+                estimator, matrix[cv_rows], target[cv_rows], cv=folds, scoring="roc_auc"
+            )
+            auc[name], auc_std[name] = float(np.mean(scores)), float(np.std(scores))
     # ties go to the simpler, more explainable model
     chosen = max(auc, key=lambda name: (auc[name], name == LOGISTIC))
     fit_rows = _stratified_rows(target, settings.fit_max_rows, seed)
-    estimator = candidates(len(fit_rows), seed)[chosen].fit(matrix[fit_rows], target[fit_rows])
+    with native_threads(len(fit_rows)):
+        estimator = candidates(len(fit_rows), seed)[chosen]
+        estimator.fit(matrix[fit_rows], target[fit_rows])
     metrics = {
         "auc": {name: round(value, 4) for name, value in auc.items()},
         "auc_std": {name: round(value, 4) for name, value in auc_std.items()},
