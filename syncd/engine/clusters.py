@@ -102,7 +102,8 @@ def cluster_matrix(frame: pd.DataFrame, recency_cap_days: float) -> np.ndarray:
 
 def native_threads(n_rows: int) -> AbstractContextManager[object]:
     if n_rows < SINGLE_THREAD_BELOW:
-        return threadpool_limits(limits=1)
+        limits: AbstractContextManager[object] = threadpool_limits(limits=1)
+        return limits
     return nullcontext()
 
 
