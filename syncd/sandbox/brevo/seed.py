@@ -88,7 +88,7 @@ def _seed_person(state: BrevoState, person: Person) -> None:
     for event in sorted(person.events, key=lambda e: e.at):
         if event.tool != VENDOR:
             continue
-        campaign_id = state.campaign_id(event.campaign)
+        campaign_id = state.campaign_id(event.campaign) if event.campaign else None
         for kind in EVENT_KINDS.get(event.type, ()):
             stat = StatEvent(kind=kind, at=event.at, campaign_id=campaign_id)
             if kind == "clicked":
