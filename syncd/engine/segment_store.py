@@ -1,7 +1,8 @@
 """Writing segment results to the store: membership diffs (``since`` kept for stayers),
 snapshots with the change since the previous run and the drift flag.
 
-Reads and writes go through SQLAlchemy Core in chunks; the diff itself is NumPy set arithmetic.
+Reads and writes go through SQLAlchemy Core in chunks, so a Connection and a Session both do;
+the diff itself is NumPy set arithmetic.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Integer, and_, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, and_, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from syncd.engine.segments import IdArray, SegmentResult, is_drift
 from syncd.store.models import SegmentMembership, SegmentSnapshot
 
 log = logging.getLogger(__name__)
+
+Db = Connection | Session
 
 #: ids per IN (...) list: under every SQLite build's variable limit, and PostgreSQL's
 CHUNK = 900
@@ -44,7 +47,7 @@ def _chunks(ids: IdArray) -> list[list[int]]:
 
 
 def _existing(
-    db: Session, account_id: str, segment: str, scope: IdArray | None
+    db: Db, account_id: str, segment: str, scope: IdArray | None
 ) -> tuple[IdArray, npt.NDArray[np.bool_]]:
     """(contact ids, holdout flags) stored for the segment, within ``scope`` when given."""
     base = select(_MEMBERSHIP.c.contact_id, _MEMBERSHIP.c.holdout).where(
@@ -67,7 +70,7 @@ def _existing(
 
 
 def write_memberships(
-    db: Session,
+    db: Db,
     account_id: str,
     result: SegmentResult,
     now: datetime,
@@ -124,18 +127,18 @@ def write_memberships(
     return MembershipDiff(result.name, len(joining), len(leaving), len(moved))
 
 
-def latest_snapshots(db: Session, account_id: str) -> dict[str, SegmentSnapshot]:
+def latest_snapshots(db: Db, account_id: str) -> dict[str, SegmentSnapshot]:
     """The most recent snapshot of every segment of the account."""
     newest = (
         select(func.max(_SNAPSHOT.c.id))
         .where(_SNAPSHOT.c.account_id == account_id)
         .group_by(_SNAPSHOT.c.segment)
     )
-    rows = db.execute(select(SegmentSnapshot).where(SegmentSnapshot.id.in_(newest))).scalars()  # type: ignore[union-attr]
-    return {row.segment: row for row in rows}
+    rows = db.execute(select(_SNAPSHOT).where(_SNAPSHOT.c.id.in_(newest))).mappings().all()
+    return {row["segment"]: SegmentSnapshot(**row) for row in rows}
 
 
-def stored_sizes(db: Session, account_id: str) -> dict[str, tuple[int, int]]:
+def stored_sizes(db: Db, account_id: str) -> dict[str, tuple[int, int]]:
     """Per segment: (members + holdout, holdout) as stored now."""
     query = (
         select(
@@ -150,7 +153,7 @@ def stored_sizes(db: Session, account_id: str) -> dict[str, tuple[int, int]]:
 
 
 def write_segment_results(
-    db: Session,
+    db: Db,
     account_id: str,
     results: Mapping[str, SegmentResult],
     now: datetime,
@@ -166,7 +169,6 @@ def write_segment_results(
     """
     for result in results.values():
         write_memberships(db, account_id, result, now, scope)
-    db.flush()
     previous = latest_snapshots(db, account_id)
     sizes = stored_sizes(db, account_id)
     snapshots: list[SegmentSnapshot] = []
@@ -193,13 +195,16 @@ def write_segment_results(
             previous_size=before,
             drift=drift,
         )
-        db.add(snapshot)
         snapshots.append(snapshot)
-    db.flush()
+    if snapshots:
+        db.execute(
+            insert(_SNAPSHOT),
+            [s.model_dump(exclude={"id"}) for s in snapshots],
+        )
     return snapshots
 
 
-def drop_segments(db: Session, account_id: str, keep: Sequence[str]) -> int:
+def drop_segments(db: Db, account_id: str, keep: Sequence[str]) -> int:
     """Delete memberships of segments no longer defined; returns how many rows went."""
     result = db.execute(
         delete(_MEMBERSHIP).where(
