@@ -186,8 +186,12 @@ def batch_members(audience: Audience, body: BatchMembersIn, now: datetime) -> di
             )
         except Problem as exc:
             code = "ERROR_CONTACT_EXISTS" if exc.title == "Member Exists" else "ERROR_GENERIC"
+            # a per-member error names the field, as the problem's ``errors`` array would
             field = exc.errors[0]["field"] if exc.errors else ""
-            errors.append(_member_error(item.email_address, exc.detail, code, field))
+            text = (
+                "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or []) or exc.detail
+            )
+            errors.append(_member_error(item.email_address, text, code, field))
             continue
         (new if created else updated).append(audience.member_json(member))
     return {
