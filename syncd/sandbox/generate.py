@@ -35,8 +35,14 @@ LISTS: dict[str, list[str]] = {
     "mailchimp": ["newsletter", "vip", "webinar", "customer"],  # Mailchimp tags
 }
 #: share of a tool's people on each list at sign-up (the customer / vip lists follow purchases)
-_JOIN_RATE = {"Newsletter": 0.8, "Product updates": 0.35, "Events": 0.25, "Promotions": 0.55,
-              "newsletter": 0.6, "webinar": 0.2}  # fmt: skip
+_JOIN_RATE = {
+    "Newsletter": 0.8,
+    "Product updates": 0.35,
+    "Events": 0.25,
+    "Promotions": 0.55,
+    "newsletter": 0.6,
+    "webinar": 0.2,
+}
 #: (list a campaign goes to, weight); None is the tool's whole audience
 _TARGETS: dict[str, list[tuple[str | None, float]]] = {
     "hubspot": [("Newsletter", 0.6), ("Product updates", 0.25), ("Events", 0.15)],
@@ -48,17 +54,30 @@ EVENT_TYPES = ("send", "open", "click", "purchase", "bounce", "unsubscribe", "co
 SEND, OPEN, CLICK, PURCHASE, BOUNCE, UNSUB, COMPLAINT = range(7)
 _STATUS = ("subscribed", "unsubscribed", "bounced", "complained", "pending")
 _TERMINAL_STATUS = {BOUNCE: 2, UNSUB: 1, COMPLAINT: 3}
-LEGAL_BASES = ("CONSENT_WITH_NOTICE", "LEGITIMATE_INTEREST_CLIENT", "PERFORMANCE_OF_CONTRACT",
-               "LEGITIMATE_INTEREST_PQL")  # fmt: skip
+LEGAL_BASES = (
+    "CONSENT_WITH_NOTICE",
+    "LEGITIMATE_INTEREST_CLIENT",
+    "PERFORMANCE_OF_CONTRACT",
+    "LEGITIMATE_INTEREST_PQL",
+)
 
-FIRST = ("James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Susan "
-         "Thomas Sarah Daniel Emma Lukas Sophie Jonas Léa Hugo Chloé Lucía Pablo Giulia Marco "
-         "Anna Lars Ingrid Piotr Zofia Seán Aoife Noah Olivia Liam Mia Jörg Zoë Ana").split()  # fmt: skip
-LAST = ("Smith Johnson Williams Brown Jones Miller Davis Wilson Taylor Clark Müller Schmidt "
-        "Schneider Fischer Weber Martin Bernard Dubois Lefèvre García Fernández López Rossi "
-        "Russo Bianchi de Vries Jansen Andersson Nilsson Kowalski Nowak Murphy O'Brien Kelly "
-        "Walsh Thompson White Harris Lewis Young").split()  # fmt: skip
-LAST = [*LAST[:27], "de Vries", *LAST[29:]]  # keep the one two-word surname whole
+
+def _words(text: str) -> tuple[str, ...]:
+    """A compact word list; an underscore stands for a space inside one entry."""
+    return tuple(w.replace("_", " ") for w in text.split())
+
+
+FIRST = _words(
+    "James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Susan "
+    "Thomas Sarah Daniel Emma Lukas Sophie Jonas Léa Hugo Chloé Lucía Pablo Giulia Marco Anna "
+    "Lars Ingrid Piotr Zofia Seán Aoife Noah Olivia Liam Mia Jörg Zoë Ana"
+)
+LAST = _words(
+    "Smith Johnson Williams Brown Jones Miller Davis Wilson Taylor Clark Müller Schmidt "
+    "Schneider Fischer Weber Martin Bernard Dubois Lefèvre García Fernández López Rossi Russo "
+    "Bianchi de_Vries Jansen Andersson Nilsson Kowalski Nowak Murphy O'Brien Kelly Walsh "
+    "Thompson White Harris Lewis Young"
+)
 # country: (weight, dialling code, national digits, language, currency, cities, local mail domain)
 COUNTRIES: dict[str, tuple[float, str, int, str, str, tuple[str, ...], str]] = {
     "US": (0.22, "1", 10, "en", "USD", ("New York", "Austin", "Chicago", "Seattle"), "yahoo.com"),
@@ -75,17 +94,51 @@ COUNTRIES: dict[str, tuple[float, str, int, str, str, tuple[str, ...], str]] = {
     "AU": (0.04, "61", 9, "en", "USD", ("Sydney", "Melbourne"), "bigpond.com"),
 }
 EU = {"DE", "FR", "ES", "IT", "NL", "SE", "PL", "IE"}
-FREE_MAIL = ("gmail.com", "gmail.com", "gmail.com", "outlook.com", "hotmail.com", "yahoo.com",
-             "icloud.com")  # fmt: skip
-TYPO = {"gmail.com": ("gmial.com", "gmai.com", "gnail.com"), "hotmail.com": ("hotmial.com",),
-        "yahoo.com": ("yaho.com",), "outlook.com": ("outlok.com",), "icloud.com": ("iclod.com",)}  # fmt: skip
-_CO_A = "Acme Nordwind Bluefin Lumen Kestrel Orbit Vireo Granite Solstice Tandem Quill Helio".split()
+FREE_MAIL = (
+    "gmail.com",
+    "gmail.com",
+    "gmail.com",
+    "outlook.com",
+    "hotmail.com",
+    "yahoo.com",
+    "icloud.com",
+)
+TYPO = {
+    "gmail.com": ("gmial.com", "gmai.com", "gnail.com"),
+    "hotmail.com": ("hotmial.com",),
+    "yahoo.com": ("yaho.com",),
+    "outlook.com": ("outlok.com",),
+    "icloud.com": ("iclod.com",),
+}
+_CO_A = _words(
+    "Acme Nordwind Bluefin Lumen Kestrel Orbit Vireo Granite Solstice Tandem Quill Helio"
+)
 _CO_B = ("Labs", "Logistics", "Health", "Retail", "Software", "Foods", "GmbH", "& Co", "Studio")
-INDUSTRIES = ("Software", "Retail", "Healthcare", "Manufacturing", "Finance", "Education",
-              "Logistics", "Media", "Hospitality")  # fmt: skip
+INDUSTRIES = (
+    "Software",
+    "Retail",
+    "Healthcare",
+    "Manufacturing",
+    "Finance",
+    "Education",
+    "Logistics",
+    "Media",
+    "Hospitality",
+)
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+")
-TITLES = ("Marketing Manager", "CEO", "Founder", "Head of Growth", "Sales Director", "Engineer",
-          "Product Manager", "Office Manager", "CFO", "Customer Success Lead", "Designer")  # fmt: skip
+TITLES = (
+    "Marketing Manager",
+    "CEO",
+    "Founder",
+    "Head of Growth",
+    "Sales Director",
+    "Engineer",
+    "Product Manager",
+    "Office Manager",
+    "CFO",
+    "Customer Success Lead",
+    "Designer",
+)
 DUPLICATE_KINDS = ("gmail_dots", "plus_tag", "typo_domain", "same_name_company_phone")
 DUPLICATE_RATE = 0.015  # per kind
 INVALID_RATE = 0.005
@@ -126,7 +179,9 @@ def generate(
     campaigns = _draw_campaigns(rng, start_ts, now_ts)
     sim = _EmailSim(rng, n, start_ts, now_ts, present, created, pending, valid, member, leave_at)
     sim.run(campaigns, open_p, traits)
+    del open_p
     sim.add_purchases(traits, active, attrs["currency"])
+    del active
 
     # a million small acyclic objects make the cyclic collector rescan the heap over and over
     was_enabled = gc.isenabled()
@@ -150,12 +205,25 @@ def _draw_attributes(rng: np.random.Generator, n: int) -> dict[str, list[str | N
     country_ix = rng.choice(len(codes), n, p=weights / weights.sum())
     companies = [f"{a} {b}" for a in _CO_A for b in _CO_B]
     co_ix = rng.integers(0, len(companies), n)
-    has_co, has_phone, has_country, has_city = (rng.random((4, n)) < [[0.7], [0.45], [0.96], [0.9]])
+    has_co, has_phone, has_country, has_city = rng.random((4, n)) < [[0.7], [0.45], [0.96], [0.9]]
     first, last = rng.integers(0, len(FIRST), n), rng.integers(0, len(LAST), n)
     digits, city_pick, title = rng.integers(0, 10**9, n), rng.random(n), rng.integers(0, 11, n)
-    out: dict[str, list[str | None]] = {k: [] for k in (
-        "first_name", "last_name", "phone", "country", "city", "company", "industry",
-        "company_size", "job_title", "language", "currency")}  # fmt: skip
+    out: dict[str, list[str | None]] = {
+        k: []
+        for k in (
+            "first_name",
+            "last_name",
+            "phone",
+            "country",
+            "city",
+            "company",
+            "industry",
+            "company_size",
+            "job_title",
+            "language",
+            "currency",
+        )
+    }
     for i in range(n):
         code = codes[country_ix[i]]
         _, dial, width, lang, currency, cities, _ = COUNTRIES[code]
@@ -177,13 +245,24 @@ def _draw_attributes(rng: np.random.Generator, n: int) -> dict[str, list[str | N
 
 def _draw_emails(rng: np.random.Generator, attrs: dict[str, list[str | None]]) -> _Emails:
     n = len(attrs["first_name"])
-    pattern, work, free, num = rng.integers(0, 6, n), rng.random(n), rng.random(n), rng.integers(1, 99, n)
+    pattern, work, free, num = (
+        rng.integers(0, 6, n),
+        rng.random(n),
+        rng.random(n),
+        rng.integers(1, 99, n),
+    )
     used: set[str] = set()
     stored: list[str] = []
     for i in range(n):
         first, last = _ascii(attrs["first_name"][i] or ""), _ascii(attrs["last_name"][i] or "")
-        local = (f"{first}.{last}", f"{first}{last}", f"{first[0]}{last}", f"{first}_{last}",
-                 f"{first}.{last}{num[i]}", f"{first}{num[i]}")[pattern[i]]  # fmt: skip
+        local = (
+            f"{first}.{last}",
+            f"{first}{last}",
+            f"{first[0]}{last}",
+            f"{first}_{last}",
+            f"{first}.{last}{num[i]}",
+            f"{first}{num[i]}",
+        )[pattern[i]]
         company, country = attrs["company"][i], attrs["country"][i]
         if company and work[i] < 0.55:
             domain = _ascii(company.split()[0]) + (".de" if country == "DE" else ".com")
@@ -197,33 +276,50 @@ def _draw_emails(rng: np.random.Generator, attrs: dict[str, list[str | None]]) -
     dup_kind: list[str | None] = [None] * n
     # near-duplicates: later slots rewritten as a variant of an earlier, untouched person
     slots = rng.permutation(n)
-    n_dup = int(round(n * DUPLICATE_RATE))
-    taken = set(slots[: n_dup * 4 + int(round(n * INVALID_RATE))].tolist())
-    bases = [int(b) for b in slots[n_dup * 4 + int(round(n * INVALID_RATE)) :]]
+    n_dup = round(n * DUPLICATE_RATE)
+    bases = [int(b) for b in slots[n_dup * 4 + round(n * INVALID_RATE) :]]
     cursor = 0
     for k, kind in enumerate(DUPLICATE_KINDS):
         for slot in slots[k * n_dup : (k + 1) * n_dup].tolist():
-            while cursor < len(bases) and not _fits(kind, stored[bases[cursor]], attrs, bases[cursor]):
+            base, variant = -1, ""
+            while cursor < len(bases) and base < 0:
+                candidate = bases[cursor]
                 cursor += 1
-            if cursor >= len(bases):
+                if _fits(kind, stored[candidate], attrs, candidate):
+                    variant = _variant(kind, stored[candidate], int(num[slot]))
+                    base = candidate if variant not in used else -1
+            if base < 0:
                 break
-            base = bases[cursor]
-            cursor += 1
-            variant = _variant(kind, stored[base], int(num[slot]))
-            for key in ("first_name", "last_name", "country", "city", "company", "industry",
-                        "company_size", "job_title", "language", "currency", "phone"):  # fmt: skip
+            for key in (
+                "first_name",
+                "last_name",
+                "country",
+                "city",
+                "company",
+                "industry",
+                "company_size",
+                "job_title",
+                "language",
+                "currency",
+                "phone",
+            ):
                 attrs[key][slot] = attrs[key][base]
             if kind != "same_name_company_phone" and num[slot] % 2:
                 attrs["phone"][slot] = None
             used.discard(stored[slot])
-            stored[slot] = canonical[slot] = _unique(variant, used)
+            used.add(variant)
+            stored[slot] = canonical[slot] = variant
             dup_of[slot], dup_kind[slot] = base, kind
-    for j, slot in enumerate(slots[n_dup * 4 : n_dup * 4 + int(round(n * INVALID_RATE))].tolist()):
+    for j, slot in enumerate(slots[n_dup * 4 : n_dup * 4 + round(n * INVALID_RATE)].tolist()):
         local, _, domain = stored[slot].partition("@")
-        stored[slot] = (f"{local}@@{domain}", f"{local}.{domain}", f"{local}@", f"{local} x@{domain}",
-                        f"{local}..x@{domain}")[j % 5]  # fmt: skip
+        stored[slot] = (
+            f"{local}@@{domain}",
+            f"{local}.{domain}",
+            f"{local}@",
+            f"{local} x@{domain}",
+            f"{local}..x@{domain}",
+        )[j % 5]
         canonical[slot] = None
-    del taken
     return _Emails(canonical, stored, dup_of, dup_kind)
 
 
@@ -299,7 +395,7 @@ def _draw_lists(
 
 
 def _draw_traits(rng: np.random.Generator, n: int) -> dict[str, NDArray[np.float64]]:
-    base = rng.beta(0.9, 3.2, n)  # open propensity: most low, a long tail of fans
+    base = rng.beta(1.1, 2.6, n)  # open propensity: most low, a long tail of fans
     base = np.where(rng.random(n) < 0.12, 0.005, base)  # people who never open
     z = (base - base.mean()) / base.std()
     buyer = rng.random(n) < np.clip(0.3 + 0.12 * z, 0.05, 0.9)
@@ -315,9 +411,11 @@ def _draw_traits(rng: np.random.Generator, n: int) -> dict[str, NDArray[np.float
 
 
 def _engagement_paths(
-    rng: np.random.Generator, traits: dict[str, NDArray[np.float64]], signup_week: NDArray[np.int64],
+    rng: np.random.Generator,
+    traits: dict[str, NDArray[np.float64]],
+    signup_week: NDArray[np.int64],
     n_weeks: int,
-) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:  # fmt: skip
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """Weekly open probability and active/dormant state (Markov, with a slow log-drift)."""
     base = traits["open"]
     n = base.size
@@ -325,13 +423,15 @@ def _engagement_paths(
     open_p = np.zeros((n, n_weeks), np.float32)
     active = np.zeros((n, n_weeks), bool)
     state = rng.random(n) < 0.6
+    level = np.where(state, 1.0, 0.05)  # fades over weeks after a lapse: a trend to see coming
     drift = rng.normal(0.0, 0.3, n)
     for w in range(n_weeks):
         u = rng.random(n)
-        state = np.where(signup_week == w, True, np.where(state, u >= lapse, u < 0.02))
+        state = np.where(signup_week == w, True, np.where(state, u >= lapse, u < 0.015))
+        level = np.where(state, np.minimum(1.0, level + 0.4), np.maximum(0.03, level * 0.6))
         drift = 0.96 * drift + rng.normal(0.0, 0.08, n)
         honeymoon = np.where((w - signup_week >= 0) & (w - signup_week < 6), 1.5, 1.0)
-        p = base * np.exp(drift) * np.where(state, 1.0, 0.04) * honeymoon
+        p = base * np.exp(drift) * level * honeymoon
         started = signup_week <= w
         open_p[:, w] = np.clip(p, 0.0, 0.95) * started
         active[:, w] = state & started
@@ -362,11 +462,20 @@ def _draw_campaigns(rng: np.random.Generator, start: int, now: int) -> list[_Cam
             target = targets[int(rng.choice(len(targets), p=weights))][0]
             counter += 1
             month = datetime.fromtimestamp(at, UTC).strftime("%b %Y")
-            theme = {None: "Monthly digest", "newsletter": "Newsletter", "webinar": "Webinar invite",
-                     "Events": "Event invitation", "Promotions": "Offers"}.get(target, target)  # fmt: skip
-            cid = (str(40_000_000 + 7_919 * counter), str(counter), f"{int(rng.integers(0, 16**10)):010x}")[k]
+            theme = {
+                None: "Monthly digest",
+                "newsletter": "Newsletter",
+                "webinar": "Webinar invite",
+                "Events": "Event invitation",
+                "Promotions": "Offers",
+            }.get(target, target)
+            cid = (
+                str(40_000_000 + 7_919 * counter),
+                str(counter),
+                f"{int(rng.integers(0, 16**10)):010x}",
+            )[k]
             specs.append(_CampaignSpec(k, at, target, cid, f"{theme} {month} #{counter}"))
-            day += int(rng.integers(6, 11))
+            day += int(rng.integers(5, 10))
     specs.sort(key=lambda c: (c.at, c.tool))
     return specs
 
@@ -375,10 +484,18 @@ class _EmailSim:
     """Sends campaigns to who is eligible, collecting events as parallel numpy chunks."""
 
     def __init__(
-        self, rng: np.random.Generator, n: int, start: int, now: int, present: NDArray[np.bool_],
-        created: NDArray[np.int64], pending: NDArray[np.bool_], valid: NDArray[np.bool_],
-        member: NDArray[np.bool_], leave_at: NDArray[np.int64],
-    ) -> None:  # fmt: skip
+        self,
+        rng: np.random.Generator,
+        n: int,
+        start: int,
+        now: int,
+        present: NDArray[np.bool_],
+        created: NDArray[np.int64],
+        pending: NDArray[np.bool_],
+        valid: NDArray[np.bool_],
+        member: NDArray[np.bool_],
+        leave_at: NDArray[np.int64],
+    ) -> None:
         self.rng, self.n, self.start, self.now = rng, n, start, now
         self.present, self.created, self.member, self.leave_at = present, created, member, leave_at
         self.sendable = present & ~pending & valid[:, None]
@@ -387,22 +504,42 @@ class _EmailSim:
         self.changed = created.copy()
         self.last_engaged = np.full(n, -(10**12), np.int64)
         self.chunks: list[tuple[NDArray[np.int64], ...]] = []
-        self.cols = {(TOOLS[k], name): j for j, (k, name) in enumerate(
-            (k, name) for k, tool in enumerate(TOOLS) for name in LISTS[tool])}  # fmt: skip
+        self.cols = {
+            (TOOLS[k], name): j
+            for j, (k, name) in enumerate(
+                (k, name) for k, tool in enumerate(TOOLS) for name in LISTS[tool]
+            )
+        }
 
-    def _emit(self, who: NDArray[np.int64], tool: int | NDArray[np.int64], kind: int,
-              at: NDArray[np.int64], campaign: int, cents: NDArray[np.int64] | None = None) -> None:  # fmt: skip
+    def _emit(
+        self,
+        who: NDArray[np.int64],
+        tool: int | NDArray[np.int64],
+        kind: int,
+        at: NDArray[np.int64],
+        campaign: int,
+        cents: NDArray[np.int64] | None = None,
+    ) -> None:
         keep = at <= self.now
         m = int(keep.sum())
         if m:
-            self.chunks.append((
-                who[keep], np.broadcast_to(np.asarray(tool, np.int64), who.shape)[keep],
-                np.full(m, kind, np.int64), at[keep], np.full(m, campaign, np.int64),
-                np.zeros(m, np.int64) if cents is None else cents[keep],
-            ))  # fmt: skip
+            self.chunks.append(
+                (
+                    who[keep],
+                    np.broadcast_to(np.asarray(tool, np.int64), who.shape)[keep],
+                    np.full(m, kind, np.int64),
+                    at[keep],
+                    np.full(m, campaign, np.int64),
+                    np.zeros(m, np.int64) if cents is None else cents[keep],
+                )
+            )
 
-    def run(self, campaigns: list[_CampaignSpec], open_p: NDArray[np.float32],
-            traits: dict[str, NDArray[np.float64]]) -> None:  # fmt: skip
+    def run(
+        self,
+        campaigns: list[_CampaignSpec],
+        open_p: NDArray[np.float32],
+        traits: dict[str, NDArray[np.float64]],
+    ) -> None:
         rng, n = self.rng, self.n
         for c_ix, c in enumerate(campaigns):
             k, t = c.tool, c.at
@@ -411,7 +548,7 @@ class _EmailSim:
                 col = self.cols[(TOOLS[k], c.list_name)]
                 eligible &= self.member[:, col] & (self.leave_at[:, col] > t)
             engaged = (t - self.last_engaged < 120 * DAY) | (t - self.created[:, k] < 60 * DAY)
-            eligible &= rng.random(n) < np.where(engaged, 0.85, 0.15)  # the engaged segment
+            eligible &= rng.random(n) < np.where(engaged, 0.9, 0.1)  # the engaged segment
             who = np.flatnonzero(eligible).astype(np.int64)
             if who.size == 0:
                 continue
@@ -448,8 +585,14 @@ class _EmailSim:
         pick = np.where(ok.all(axis=1), (np.arange(self.n) * 2654435761 >> 7) % 2, np.argmax(ok, 1))
         return np.where(ok.any(axis=1), cands[pick], -1).astype(np.int64)
 
-    def _buy_after_click(self, who: NDArray[np.int64], tool: int, at: NDArray[np.int64],
-                         c_ix: int, traits: dict[str, NDArray[np.float64]]) -> None:  # fmt: skip
+    def _buy_after_click(
+        self,
+        who: NDArray[np.int64],
+        tool: int,
+        at: NDArray[np.int64],
+        c_ix: int,
+        traits: dict[str, NDArray[np.float64]],
+    ) -> None:
         if not hasattr(self, "_shop"):
             self._shop = self.shop_tool()
         shop = self._shop[who]
@@ -460,15 +603,22 @@ class _EmailSim:
         cents = self._amounts(who[keep], traits)
         for same in (True, False):
             m = (shop[keep] == tool) == same
-            self._emit(who[keep][m], shop[keep][m], PURCHASE, at[keep][m], c_ix if same else -1,
-                       cents[m])
+            self._emit(
+                who[keep][m], shop[keep][m], PURCHASE, at[keep][m], c_ix if same else -1, cents[m]
+            )
 
-    def _amounts(self, who: NDArray[np.int64], traits: dict[str, NDArray[np.float64]]) -> NDArray[np.int64]:
+    def _amounts(
+        self, who: NDArray[np.int64], traits: dict[str, NDArray[np.float64]]
+    ) -> NDArray[np.int64]:
         value = traits["basket"][who] * np.exp(self.rng.normal(0.0, 0.7, who.size))
         return np.maximum(100, np.round(value * 100)).astype(np.int64)
 
-    def add_purchases(self, traits: dict[str, NDArray[np.float64]], active: NDArray[np.bool_],
-                      currency: list[str | None]) -> None:  # fmt: skip
+    def add_purchases(
+        self,
+        traits: dict[str, NDArray[np.float64]],
+        active: NDArray[np.bool_],
+        currency: list[str | None],
+    ) -> None:
         """Orders outside email: Poisson per week, bursting while someone is active."""
         if not hasattr(self, "_shop"):
             self._shop = self.shop_tool()
@@ -487,8 +637,11 @@ class _EmailSim:
 
     def columns(self) -> tuple[NDArray[np.int64], ...]:
         """All events, sorted by person, time, then type (a send before its open)."""
-        cols = [np.concatenate([c[j] for c in self.chunks]) if self.chunks else np.zeros(0, np.int64)
-                for j in range(6)]  # fmt: skip
+        cols = [
+            np.concatenate([c[j] for c in self.chunks]) if self.chunks else np.zeros(0, np.int64)
+            for j in range(6)
+        ]
+        self.chunks = []  # the concatenation is the only copy we keep
         order = np.lexsort((cols[2], cols[3], cols[0]))
         return tuple(c[order] for c in cols)
 
@@ -506,10 +659,18 @@ def _mess(email: str, r: float) -> str:
 
 
 def _assemble(
-    seed: int, now: datetime, n: int, attrs: dict[str, list[str | None]], emails: _Emails,
-    rng: np.random.Generator, sim: _EmailSim, specs: list[_CampaignSpec],
-    created: NDArray[np.int64], pending: NDArray[np.bool_], member: NDArray[np.bool_],
-) -> Population:  # fmt: skip
+    seed: int,
+    now: datetime,
+    n: int,
+    attrs: dict[str, list[str | None]],
+    emails: _Emails,
+    rng: np.random.Generator,
+    sim: _EmailSim,
+    specs: list[_CampaignSpec],
+    created: NDArray[np.int64],
+    pending: NDArray[np.bool_],
+    member: NDArray[np.bool_],
+) -> Population:
     cols_ = sim.columns()
     who_a, tool_a, kind_a, at_a = cols_[0], cols_[1], cols_[2], cols_[3]
     last_at = np.maximum(sim.changed, created)
@@ -525,13 +686,22 @@ def _assemble(
     campaign_ids = [*(s.id for s in specs), ""]  # index -1: no campaign
     currency = attrs["currency"]
     events: list[list[Event]] = [[] for _ in range(n)]
-    for i, k, e, t, c, v in zip(*(c.tolist() for c in (who_a, tool_a, kind_a, inverse, cols_[4], cols_[5])),
-                                strict=True):  # fmt: skip
-        if e == PURCHASE:
-            ev = Event(TOOLS[k], "purchase", moments[t], campaign_ids[c], Decimal(v).scaleb(-2), currency[i])
-        else:
-            ev = Event(TOOLS[k], EVENT_TYPES[e], moments[t], campaign_ids[c])
-        events[i].append(ev)
+    step = 1 << 17  # convert to Python objects a slice at a time: bounded transient memory
+    for lo in range(0, who_a.size, step):
+        rows = (who_a, tool_a, kind_a, inverse, cols_[4], cols_[5])
+        for i, k, e, t, c, v in zip(*(col[lo : lo + step].tolist() for col in rows), strict=True):
+            if e == PURCHASE:
+                ev = Event(
+                    TOOLS[k],
+                    "purchase",
+                    moments[t],
+                    campaign_ids[c],
+                    Decimal(v).scaleb(-2),
+                    currency[i],
+                )
+            else:
+                ev = Event(TOOLS[k], EVENT_TYPES[e], moments[t], campaign_ids[c])
+            events[i].append(ev)
     when = datetime.fromtimestamp
     edits = rng.random((n, 3))
     edited = created + ((sim.now - created) * edits).astype(np.int64)
@@ -562,17 +732,29 @@ def _assemble(
                 created_at=when(int(created[i, k]), UTC),
                 updated_at=when(int(updated[i, k]), UTC),
                 status_changed_at=when(int(sim.changed[i, k]), UTC),
-                lists=lists, unsubscribed_lists=left, legal_basis=legal,
-            )  # fmt: skip
-        people.append(Person(
-            key=i, email=emails.canonical[i], first_name=attrs["first_name"][i] or "",
-            last_name=attrs["last_name"][i] or "", phone=attrs["phone"][i],
-            country=attrs["country"][i], city=attrs["city"][i], company=attrs["company"][i],
-            industry=attrs["industry"][i], company_size=attrs["company_size"][i],
-            job_title=attrs["job_title"][i], language=attrs["language"][i], tools=tools,
-            events=events[i], duplicate_of=emails.duplicate_of[i],
-            duplicate_kind=emails.duplicate_kind[i],
-        ))  # fmt: skip
+                lists=lists,
+                unsubscribed_lists=left,
+                legal_basis=legal,
+            )
+        people.append(
+            Person(
+                key=i,
+                email=emails.canonical[i],
+                first_name=attrs["first_name"][i] or "",
+                last_name=attrs["last_name"][i] or "",
+                phone=attrs["phone"][i],
+                country=attrs["country"][i],
+                city=attrs["city"][i],
+                company=attrs["company"][i],
+                industry=attrs["industry"][i],
+                company_size=attrs["company_size"][i],
+                job_title=attrs["job_title"][i],
+                language=attrs["language"][i],
+                tools=tools,
+                events=events[i],
+                duplicate_of=emails.duplicate_of[i],
+                duplicate_kind=emails.duplicate_kind[i],
+            )
+        )
     campaigns = [Campaign(TOOLS[s.tool], s.id, s.name, when(s.at, UTC), s.list_name) for s in specs]
     return Population(seed, now, people, campaigns, {t: list(v) for t, v in LISTS.items()})
-
