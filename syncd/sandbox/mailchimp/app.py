@@ -2,127 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
 
-from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from syncd.clock import Clock
-from syncd.sandbox.harness import SandboxHTTPError, parse_body
 from syncd.sandbox.mailchimp import rules
-from syncd.sandbox.mailchimp.limits import MailchimpLimits
+from syncd.sandbox.mailchimp.audience_routes import AudienceApi
 from syncd.sandbox.mailchimp.models import (
     ActivityFeedQuery,
     BatchMembersIn,
     MemberIn,
     MembersQuery,
     MemberTagsIn,
-    MergeFieldIn,
-    MergeFieldsQuery,
     PageQuery,
-    SegmentBatchIn,
-    SegmentIn,
-    SegmentsQuery,
 )
+from syncd.sandbox.mailchimp.routing import EPOCH, Handler, aware
 from syncd.sandbox.mailchimp.state import (
-    Audience,
-    MailchimpState,
     Member,
     Problem,
-    Segment,
     audience_json,
     invalid_resource,
     not_found,
     subscriber_hash,
 )
 from syncd.sandbox.mailchimp.wire import (
-    body_error,
-    check_auth,
-    json_response,
     problem_response,
-    select_fields,
 )
 
-Q = TypeVar("Q", bound=BaseModel)
-B = TypeVar("B", bound=BaseModel)
-Handler = Callable[[Request], Awaitable[Response]]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
-
-
-class MailchimpApi:
-    def __init__(
-        self,
-        state: MailchimpState,
-        *,
-        api_key: str,
-        host: str,
-        clock: Clock,
-        limits: MailchimpLimits,
-    ) -> None:
-        self.state = state
-        self.api_key = api_key
-        self.host = host
-        self.clock = clock
-        self.limits = limits
-
-    # --- plumbing --------------------------------------------------------------------------
-
-    def _route(self, path: str, handler: Handler, method: str) -> Route:
-        async def endpoint(request: Request) -> Response:
-            try:
-                check_auth(request, self.api_key, self.host)
-                return await handler(request)
-            except Problem as exc:
-                return problem_response(exc)
-            except SandboxHTTPError as exc:
-                return exc.response()
-
-        return Route("/3.0" + path, endpoint, methods=[method])
-
-    def query(self, request: Request, model: type[Q]) -> Q:
-        try:
-            return model.model_validate(dict(request.query_params))
-        except ValidationError as exc:
-            raise invalid_resource(
-                [
-                    {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                    for e in exc.errors()
-                ]
-            ) from None
-
-    async def body(self, request: Request, model: type[B]) -> B:
-        return await parse_body(request, model, body_error)
-
-    def reply(self, request: Request, body: Any, status: int = 200) -> Response:
-        q = request.query_params
-        return json_response(select_fields(body, q.get("fields"), q.get("exclude_fields")), status)
-
-    def audience(self, request: Request) -> Audience:
-        return self.state.audience(request.path_params["list_id"])
-
-    def member(self, request: Request) -> tuple[Audience, Member]:
-        audience = self.audience(request)
-        return audience, self.state.member(audience.id, request.path_params["subscriber_hash"])
-
-    def segment(self, request: Request) -> tuple[Audience, Segment]:
-        audience = self.audience(request)
-        try:
-            return audience, audience.segments[int(request.path_params["segment_id"])]
-        except (KeyError, ValueError):
-            raise not_found() from None
-
-    def _page_max(self, count: int) -> None:
-        if count > self.limits.page_max:
-            raise invalid_resource([{"field": "count", "message": "Value must be at most 1000"}])
+class MailchimpApi(AudienceApi):
+    """Every route the sandbox serves, by Mailchimp's paths."""
 
     # --- account and audiences ----------------------------------------------------------------
 
@@ -181,8 +92,8 @@ class MailchimpApi:
 
     @staticmethod
     def _matches(m: Member, q: MembersQuery) -> bool:
-        since, before = _aware(q.since_last_changed), _aware(q.before_last_changed)
-        opt_since, opt_before = _aware(q.since_timestamp_opt), _aware(q.before_timestamp_opt)
+        since, before = aware(q.since_last_changed), aware(q.before_last_changed)
+        opt_since, opt_before = aware(q.since_timestamp_opt), aware(q.before_timestamp_opt)
         opt = m.timestamp_opt
         return not (
             (q.status is not None and m.status != q.status)
@@ -300,129 +211,6 @@ class MailchimpApi:
         }
         return self.reply(request, body)
 
-    # --- merge fields -----------------------------------------------------------------------
-
-    async def merge_fields(self, request: Request) -> Response:
-        audience = self.audience(request)
-        q = self.query(request, MergeFieldsQuery)
-        self._page_max(q.count)
-        found = [
-            f
-            for f in audience.merge_fields.values()
-            if (q.type is None or f.type == q.type)
-            and (q.required is None or f.required == q.required)
-        ]
-        body = {
-            "merge_fields": [f.as_json(audience.id) for f in found[q.offset : q.offset + q.count]],
-            "list_id": audience.id,
-            "total_items": len(found),
-        }
-        return self.reply(request, body)
-
-    async def merge_field(self, request: Request) -> Response:
-        audience = self.audience(request)
-        for f in audience.merge_fields.values():
-            if str(f.merge_id) == request.path_params["merge_id"]:
-                return self.reply(request, f.as_json(audience.id))
-        raise not_found()
-
-    async def add_merge_field(self, request: Request) -> Response:
-        audience = self.audience(request)
-        body = await self.body(request, MergeFieldIn)
-        tag = (body.tag or _tag_from(body.name, audience)).upper()
-        if tag in audience.merge_fields:
-            raise Problem(
-                400,
-                "Invalid Resource",
-                f'A Merge Field with the tag "{tag}" already exists for this list.',
-            )
-        if any(f.name == body.name for f in audience.merge_fields.values()):
-            raise Problem(
-                400,
-                "Invalid Resource",
-                f'A Merge Field with the name "{body.name}" already exists for this list.',
-            )
-        mf = audience.add_merge_field(tag, body.name, body.type)
-        mf.required, mf.default_value, mf.public = body.required, body.default_value, body.public
-        for member in audience.members.values():
-            member.merge_fields[tag] = ""
-        return self.reply(request, mf.as_json(audience.id))
-
-    # --- segments (tags) --------------------------------------------------------------------
-
-    async def segments(self, request: Request) -> Response:
-        audience = self.audience(request)
-        q = self.query(request, SegmentsQuery)
-        self._page_max(q.count)
-        since = _aware(q.since_updated_at)
-        found = [
-            s
-            for s in audience.segments.values()
-            if q.type in (None, "static") and (since is None or s.updated_at > since)
-        ]
-        body = {
-            "segments": [s.as_json(audience.id) for s in found[q.offset : q.offset + q.count]],
-            "list_id": audience.id,
-            "total_items": len(found),
-        }
-        return self.reply(request, body)
-
-    async def add_segment(self, request: Request) -> Response:
-        audience = self.audience(request)
-        body = await self.body(request, SegmentIn)
-        if body.static_segment is None:
-            raise Problem(
-                400,
-                "Invalid Resource",
-                "Only static segments (tags) are supported by this sandbox.",
-            )
-        if audience.segment_named(body.name) is not None:
-            raise Problem(400, "Bad Request", "Sorry, that tag already exists.")
-        now = self.clock.now()
-        segment = audience.add_segment(body.name, now)
-        if body.static_segment:
-            rules.segment_batch(audience, segment, body.static_segment, [], now)
-        return self.reply(request, segment.as_json(audience.id))
-
-    async def get_segment(self, request: Request) -> Response:
-        audience, segment = self.segment(request)
-        return self.reply(request, segment.as_json(audience.id))
-
-    async def delete_segment(self, request: Request) -> Response:
-        audience, segment = self.segment(request)
-        now = self.clock.now()
-        for member_id in segment.members:
-            audience.members[member_id].last_changed = now
-        del audience.segments[segment.id]
-        return Response(status_code=204)
-
-    async def segment_members(self, request: Request) -> Response:
-        audience, segment = self.segment(request)
-        q = self.query(request, PageQuery)
-        self._page_max(q.count)
-        found = sorted((audience.members[h] for h in segment.members), key=lambda m: m.seq)
-        body = {
-            "members": [audience.member_json(m) for m in found[q.offset : q.offset + q.count]],
-            "total_items": len(found),
-        }
-        return self.reply(request, body)
-
-    async def segment_batch(self, request: Request) -> Response:
-        audience, segment = self.segment(request)
-        body = await self.body(request, SegmentBatchIn)
-        most = self.limits.segment_batch_max
-        if len(body.members_to_add) > most or len(body.members_to_remove) > most:
-            raise Problem(
-                400,
-                "Bad Request",
-                "Maximum allowed member items exceeded, please provide at most "
-                f"{most} items in members_to_add field or members_to_remove field",
-            )
-        result = rules.segment_batch(
-            audience, segment, body.members_to_add, body.members_to_remove, self.clock.now()
-        )
-        return self.reply(request, result)
-
     # --- the app ----------------------------------------------------------------------------
 
     def starlette(self) -> Starlette:
@@ -461,13 +249,3 @@ class MailchimpApi:
             return problem_response(not_found())
 
         return Starlette(routes=routes, exception_handlers={404: unknown, 405: unknown})
-
-
-def _tag_from(name: str, audience: Audience) -> str:
-    """A free merge tag from a field name: upper-case alphanumerics, at most 10 characters."""
-    base = "".join(c for c in name.upper() if c.isalnum() or c == "_")[:10] or "MERGE"
-    tag, n = base, 1
-    while tag in audience.merge_fields:
-        n += 1
-        tag = f"{base[: 10 - len(str(n))]}{n}"
-    return tag
