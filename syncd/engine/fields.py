@@ -49,6 +49,9 @@ def _catalogue() -> dict[str, FieldType]:
     for what in ("open", "click", "purchase", "activity"):
         fields[f"days_since_last_{what}"] = FieldType.NUMBER  # null when never
     fields["tenure_days"] = FieldType.NUMBER
+    # raw decayed points behind engagement_score; days since an activity ended a long gap
+    fields["engagement_points"] = FieldType.NUMBER
+    fields["days_since_reactivation"] = FieldType.NUMBER
     for attr in ATTRIBUTES:
         fields[attr] = FieldType.STRING
     fields["email"] = FieldType.STRING

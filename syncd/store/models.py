@@ -99,8 +99,17 @@ class ActivityEvent(SQLModel, table=True):
     __tablename__ = "activity_event"
     __table_args__ = (
         UniqueConstraint("account_id", "tool", "event_id"),
-        # covering index for the engine's per-contact aggregation
-        Index("ix_activity_contact_ts", "account_id", "contact_id", "occurred_ts", "type", "value"),
+        # covering index for the engine's per-contact aggregation (currency too: revenue is
+        # converted to the base currency in the same index-only scan)
+        Index(
+            "ix_activity_contact_ts",
+            "account_id",
+            "contact_id",
+            "occurred_ts",
+            "type",
+            "value",
+            "currency",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     account_id: str = Field(foreign_key="account.id", max_length=64)
