@@ -24,6 +24,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("config", "syncd.cli.config_cmd", "Check a config file."),
     ("db", "syncd.cli.db_cmd", "Create and upgrade the store's schema."),
     ("sandbox", "syncd.cli.sandbox_cmd", "Seed and serve the vendor sandbox."),
+    ("segments", "syncd.cli.segments_cmd", "Preview segments and explain memberships."),
 ]
 
 #: single commands: (module, function name)

@@ -105,7 +105,7 @@ def test_kleene_and_or_with_unknown(frame: pd.DataFrame) -> None:
 
 
 def test_keywords_are_case_insensitive(frame: pd.DataFrame) -> None:
-    assert members('opens_7d >= 1 AND NOT country IS NULL', frame) == [102, 105]
+    assert members("opens_7d >= 1 AND NOT country IS NULL", frame) == [102, 105]
 
 
 def test_string_escapes(frame: pd.DataFrame) -> None:
@@ -122,7 +122,9 @@ def test_numbers_in_other_dtypes(frame: pd.DataFrame) -> None:
 
 
 def test_empty_frame() -> None:
-    empty = pd.DataFrame({"opens_7d": pd.Series([], dtype=float)}, index=pd.Index([], dtype="int64"))
+    empty = pd.DataFrame(
+        {"opens_7d": pd.Series([], dtype=float)}, index=pd.Index([], dtype="int64")
+    )
     assert compile_rule("opens_7d > 1 or not (country = 'FR')", set()).mask(empty).shape == (0,)
 
 
@@ -163,7 +165,11 @@ def only_error(rule: str, known: set[str] | None = None) -> tuple[str, int]:
     ("rule", "message", "position"),
     [
         ("opnes_7d >= 1", "unknown field 'opnes_7d' (did you mean 'opens_7d'?)", 0),
-        ("opens_7d >= 1 and clickz_total > 2", "unknown field 'clickz_total' (did you mean 'clicks_total'?)", 18),
+        (
+            "opens_7d >= 1 and clickz_total > 2",
+            "unknown field 'clickz_total' (did you mean 'clicks_total'?)",
+            18,
+        ),
         ("zzzz = 1", "unknown field 'zzzz'", 0),
         ("country > 3", "type mismatch: 'country' is a string, 3 is a number", 10),
         ('country > "F"', "'>' needs numbers; 'country' is a string", 0),
@@ -173,8 +179,16 @@ def only_error(rule: str, known: set[str] | None = None) -> tuple[str, int]:
         ('country in ["FR", 3]', "type mismatch: 'country' is a string, 3 is a number", 18),
         ("country between 1 and 2", "'between' needs a number; 'country' is a string", 0),
         ("in_hubspot > 1", "type mismatch: 'in_hubspot' is a bool, 1 is a number", 13),
-        ("opens_7d", "'opens_7d' is a number, not a condition: compare it (e.g. '>', '=', 'is not null')", 0),
-        ('segment("hyper-engagd")', "unknown segment 'hyper-engagd' (did you mean 'hyper-engaged'?)", 8),
+        (
+            "opens_7d",
+            "'opens_7d' is a number, not a condition: compare it (e.g. '>', '=', 'is not null')",
+            0,
+        ),
+        (
+            'segment("hyper-engagd")',
+            "unknown segment 'hyper-engagd' (did you mean 'hyper-engaged'?)",
+            8,
+        ),
         ('x = "abc', "unterminated string", 4),
         ("country = 'FR", "unterminated string", 10),
         ("(opens_7d > 1 and clicks_total > 2", "unclosed '('", 0),
@@ -190,10 +204,18 @@ def only_error(rule: str, known: set[str] | None = None) -> tuple[str, int]:
         ("country in []", "empty list", 11),
         ("country in [job_title]", "list items must be literals", 12),
         ("opens_7d between 1 or 2", "unexpected 'or', expected 'and' in 'between ... and ...'", 19),
-        ("country not = 'FR'", "unexpected '=', expected 'in', 'between', 'contains', 'starts_with' or 'ends_with'", 12),
+        (
+            "country not = 'FR'",
+            "unexpected '=', expected 'in', 'between', 'contains', 'starts_with' or 'ends_with'",
+            12,
+        ),
         ("opens_7d > 1 & clicks_total", "unexpected character '&'", 13),
         ("opens_7d > 1x", "malformed number '1x'", 11),
-        ("segment(hyper)", 'unexpected \'hyper\', expected a quoted segment name, as in segment("name")', 8),
+        (
+            "segment(hyper)",
+            "unexpected 'hyper', expected a quoted segment name, as in segment(\"name\")",
+            8,
+        ),
     ],
 )
 def test_error_message_and_position(rule: str, message: str, position: int) -> None:

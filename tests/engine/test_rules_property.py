@@ -94,9 +94,7 @@ def render(tree: Tree) -> str:
     if kind == "not":
         inner = render(tree[1])
         return f"not ({inner})" if tree[1][0] in ("and", "or") else f"not {inner}"
-    parts = [
-        f"({render(c)})" if kind == "and" and c[0] == "or" else render(c) for c in tree[1]
-    ]
+    parts = [f"({render(c)})" if kind == "and" and c[0] == "or" else render(c) for c in tree[1]]
     return f" {kind} ".join(parts)
 
 
