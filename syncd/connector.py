@@ -62,6 +62,8 @@ class Capabilities:
     batch_max: dict[TargetKind, int]
     rate_limits: dict[str, RateLimit]
     max_connections: int
+    #: whether pulled contacts carry the tags / lists they hold (drift detection needs it)
+    reports_memberships: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

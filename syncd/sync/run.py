@@ -309,7 +309,7 @@ class SyncRun:
         return {
             tool
             for tool, c in self.spec.connectors.items()
-            if c.capabilities().extra.get("reports_memberships") and tool not in self.failed_tools
+            if c.capabilities().reports_memberships and tool not in self.failed_tools
         }
 
     def _gate(self, conn: Connection) -> ConsentGate:
