@@ -88,7 +88,7 @@ async def test_contacts_page_with_after_and_properties(api: Any) -> None:
 
 async def test_search_filters_on_lastmodifieddate_and_sorts(api: Any) -> None:
     sandbox, client = api
-    cutoff = NOW - timedelta(days=270)
+    cutoff = NOW - timedelta(days=290) + timedelta(minutes=50)
     flt = {
         "propertyName": "lastmodifieddate",
         "operator": "GTE",

@@ -39,7 +39,7 @@ LISTS = ["Newsletter", "Customers", "Product updates"]
 
 
 def person(key: int, email: str | None, stored: str, status: str, **extra: Any) -> Person:
-    created = NOW - timedelta(days=300 - key)
+    created = NOW - timedelta(days=300) + timedelta(minutes=key)
     presence = ToolPresence(
         email=stored,
         status=status,
