@@ -548,6 +548,8 @@ def _cross_check(
                 )
             first_seen.setdefault(account_id, i)
         connectors = _table(account.get("connectors"))
+        if not connectors and not isinstance(account.get("connectors"), list | str | int):
+            out.add(("accounts", i, "connectors"), "at least one connector is required")
         keys: dict[str, str] = {}
         for name, section in connectors.items():
             if name in catalogue.classes and isinstance(section, dict):

@@ -26,6 +26,7 @@ _PG_MIGRATION_LOCK = 0x5394C
 def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
     if url is not None:
         # ConfigParser interpolation would read '%' in a URL as a placeholder

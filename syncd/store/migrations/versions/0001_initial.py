@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 08:45:16.134421
+Create Date: 2026-12-01 08:55:03.939360
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def upgrade() -> None:
     with op.batch_alter_table("activity_event", schema=None) as batch_op:
         batch_op.create_index(
             "ix_activity_contact_ts",
-            ["account_id", "contact_id", "occurred_ts", "type", "value"],
+            ["account_id", "contact_id", "occurred_ts", "type", "value", "currency"],
             unique=False,
         )
 
