@@ -87,7 +87,13 @@ class Pusher:
                     "ensure_targets",
                     f"list {name!r} does not exist and create_missing is off",
                 )
-            found = await self.client.create_list(name)
+            try:
+                found = await self.client.create_list(name)
+            except RequestRejected as exc:
+                # a create whose answer was lost and retried meets its own list: use it
+                found = await self._find_list(name) if exc.status == 409 else None
+                if found is None:
+                    raise
         if found.get("processingType") not in ("MANUAL", "SNAPSHOT"):
             raise VendorError(
                 s.VENDOR,
@@ -109,7 +115,13 @@ class Pusher:
                 f"property {name!r} does not exist and create_missing is off",
             )
         kind = self.settings.property_types.get(name, "string")
-        self._properties[name] = await self.client.create_property(property_definition(name, kind))
+        try:
+            created = await self.client.create_property(property_definition(name, kind))
+        except RequestRejected as exc:
+            if exc.status != 409:  # 409: a retried create that had landed already
+                raise
+            created = {"name": name}
+        self._properties[name] = created
         return name
 
     # --- changes -----------------------------------------------------------------------------
