@@ -84,7 +84,7 @@ class ChunkContacts:
     tools: dict[str, npt.NDArray[np.bool_]]
 
 
-def _agg(conn: Connection, expr: str, sep: str = ",") -> str:
+def string_agg(conn: Connection, expr: str, sep: str = ",") -> str:
     """The dialect's string aggregate over ``expr`` (an SQL expression)."""
     if conn.dialect.name == "postgresql":
         return f"string_agg(CAST({expr} AS TEXT), '{sep}')"
@@ -113,7 +113,8 @@ def parse_floats(joined: str | None) -> FloatArray:
 
 def account_contact_ids(conn: Connection, account_id: str) -> IntArray:
     row = conn.execute(
-        text(f"SELECT {_agg(conn, 'id')} FROM contact WHERE account_id = :a"), {"a": account_id}
+        text(f"SELECT {string_agg(conn, 'id')} FROM contact WHERE account_id = :a"),
+        {"a": account_id},
     ).one()
     return np.sort(parse_ints(row[0]))
 
@@ -124,18 +125,18 @@ def existing_contact_ids(conn: Connection, account_id: str, wanted: IntArray) ->
         parse_ints(
             conn.execute(
                 text(
-                    f"SELECT {_agg(conn, 'id')} FROM contact WHERE account_id = :a AND id IN "
+                    f"SELECT {string_agg(conn, 'id')} FROM contact WHERE account_id = :a AND id IN "
                     f"({_int_list(part)})"
                 ),
                 {"a": account_id},
             ).one()[0]
         )
-        for part in _split(np.unique(wanted), LIST_CHUNK)
+        for part in split_ids(np.unique(wanted), LIST_CHUNK)
     ]
     return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
-def _split(ids: IntArray, size: int) -> list[IntArray]:
+def split_ids(ids: IntArray, size: int) -> list[IntArray]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
@@ -147,7 +148,7 @@ def _int_list(ids: IntArray) -> str:
 def plan_chunks(ids: IntArray, *, by_range: bool) -> Iterator[Chunk]:
     """Chunks over sorted ids; each chunk's id span fits the packed offset."""
     size = RANGE_CHUNK if by_range else LIST_CHUNK
-    pending = _split(ids, size)
+    pending = split_ids(ids, size)
     while pending:
         part = pending.pop(0)
         low, high = int(part[0]), int(part[-1]) + 1
@@ -198,7 +199,7 @@ def events_sql(conn: Connection, chunk: Chunk, settings: ScoringSettings) -> str
         f"THEN value * {_currency_case(settings)} END)"
     )
     return (
-        f"SELECT {_agg(conn, packed)}, {_agg(conn, value)} FROM activity_event "
+        f"SELECT {string_agg(conn, packed)}, {string_agg(conn, value)} FROM activity_event "
         f"WHERE account_id = :a AND {_where_contacts(chunk, 'contact_id')} "
         f"AND occurred_ts >= :base AND occurred_ts <= :now"
     )
@@ -253,8 +254,8 @@ def read_contacts(
     # databases aggregate a sorted subquery in its order)
     row = conn.execute(
         text(
-            f"SELECT {_agg(conn, 'id')}, {_agg(conn, 'email', _SEP)}, "
-            f"{_agg(conn, _epoch(conn, 'created_at'))}, {_agg(conn, 'attrs', _SEP)} "
+            f"SELECT {string_agg(conn, 'id')}, {string_agg(conn, 'email', _SEP)}, "
+            f"{string_agg(conn, _epoch(conn, 'created_at'))}, {string_agg(conn, 'attrs', _SEP)} "
             f"FROM (SELECT id, email, created_at, {attrs} AS attrs FROM contact "
             f"WHERE {where} ORDER BY id) AS c"
         ),
@@ -278,7 +279,8 @@ def _read_tools(
     params = {"low": chunk.low, "high": chunk.high}
     row = conn.execute(
         text(
-            f"SELECT {_agg(conn, expr)} FROM identity WHERE {_where_contacts(chunk, 'contact_id')}"
+            f"SELECT {string_agg(conn, expr)} FROM identity "
+            f"WHERE {_where_contacts(chunk, 'contact_id')}"
         ),
         params,
     ).one()

@@ -1,0 +1,289 @@
+"""One recompute of an account: features -> scores -> predictions -> segments -> store.
+
+A full run reads every contact, measures the account-wide references (engagement saturation,
+RFM thresholds) and stores them in its ``Run`` row (kind "recompute", ``report["reference"]``).
+An incremental run reads only the contacts whose ``Contact.changed_at`` is after the previous
+run's ``as_of`` and scores them against the stored references, so its work is proportional to
+what changed. Time alone moves some values (decay, windows, days since ...): those of unchanged
+contacts are refreshed by the next full run, which the daemon schedules daily.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
+
+from syncd.engine import sql
+from syncd.engine.features import compute_features
+from syncd.engine.scores import ScoreReference, apply_scores, empty_predictions, measure_reference
+from syncd.engine.settings import ScoringSettings
+from syncd.store.models import Contact, ContactScore, Run
+
+log = logging.getLogger(__name__)
+
+KIND = "recompute"
+_RUN = Run.__table__  # type: ignore[attr-defined]
+_CONTACT = Contact.__table__  # type: ignore[attr-defined]
+_SCORE = ContactScore.__table__  # type: ignore[attr-defined]
+SCORE_COLUMNS = (
+    "engagement_score",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_group",
+    "lifecycle",
+    "engagement_tier",
+    "churn_risk",
+    "purchase_propensity",
+    "cluster",
+    "persona",
+)
+_NUMERIC = {"engagement_score", "rfm_r", "rfm_f", "rfm_m", "churn_risk", "purchase_propensity"}
+_NUMERIC |= {"cluster"}
+_WRITE_BATCH = 50_000
+
+
+@dataclass
+class RecomputeReport:
+    run_id: int
+    full: bool
+    contacts: int
+    timings: dict[str, float] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+    drifted: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+
+
+def _utc(now: datetime) -> datetime:
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def last_run(
+    conn: Connection, account_id: str, *, full_only: bool = False
+) -> dict[str, Any] | None:
+    """The report of the latest successful recompute (``full_only``: latest full one)."""
+    query = (
+        select(_RUN.c.report)
+        .where(_RUN.c.account_id == account_id, _RUN.c.kind == KIND, _RUN.c.status == "ok")
+        .order_by(_RUN.c.id.desc())
+    )
+    for (report,) in conn.execute(query):
+        if report and (report.get("full") or not full_only):
+            return dict(report)
+    return None
+
+
+def changed_since(conn: Connection, account_id: str, since: datetime) -> npt.NDArray[np.int64]:
+    """Ids of the account's contacts changed after ``since`` (sorted)."""
+    stmt = text(
+        f"SELECT {sql.string_agg(conn, 'id')} FROM contact "
+        "WHERE account_id = :a AND changed_at > :since"
+    ).bindparams(bindparam("since", type_=_CONTACT.c.changed_at.type))
+    row = conn.execute(stmt, {"a": account_id, "since": _utc(since)}).one()
+    return np.sort(sql.parse_ints(row[0]))
+
+
+def recompute(
+    engine: Engine,
+    account_id: str,
+    settings: ScoringSettings,
+    segments: Sequence[Any],
+    now: datetime,
+    *,
+    full: bool,
+) -> RecomputeReport:
+    """Recompute the account's scores and segments and store them (see the module docstring)."""
+    now = _utc(now)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        timings[name] = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+
+    with engine.begin() as conn:
+        previous = last_run(conn, account_id)
+        reference_run = last_run(conn, account_id, full_only=True)
+        if not full and (previous is None or reference_run is None):
+            full = True  # nothing to be incremental against
+        run_id = _start_run(conn, account_id, now, full)
+    contact_ids = None
+    reference: ScoreReference | None = None
+    if not full and previous is not None and reference_run is not None:
+        reference = ScoreReference.from_json(reference_run["reference"])
+        with engine.connect() as conn:
+            contact_ids = changed_since(conn, account_id, datetime.fromisoformat(previous["as_of"]))
+    with engine.connect() as conn:
+        frame = compute_features(
+            conn, account_id, now, contact_ids, settings=settings, with_scores=False
+        )
+    lap("features")
+    if reference is None:
+        reference = measure_reference(frame, settings)
+    frame = empty_predictions(apply_scores(frame, settings, reference))
+    lap("scores")
+    frame = _predict(engine, account_id, frame)
+    lap("predictions")
+    results = _evaluate(frame, segments, account_id)
+    lap("segments")
+    with engine.begin() as conn:
+        write_scores(conn, account_id, frame, now, replace_all=full)
+        lap("write_scores")
+        snapshots = _write_segments(conn, account_id, results, now, settings, contact_ids, run_id)
+        lap("write_segments")
+        report = RecomputeReport(run_id, full, len(frame), timings, frame=frame)
+        report.segments = {s.segment: s.size for s in snapshots}
+        report.drifted = [s.segment for s in snapshots if s.drift]
+        conn.execute(
+            update(_RUN)
+            .where(_RUN.c.id == run_id)
+            .values(
+                status="ok",
+                phase="done",
+                finished_at=datetime.now(UTC),
+                counts={"contacts": len(frame), "segments": len(snapshots)},
+                timings=timings,
+                report={
+                    "full": full,
+                    "as_of": now.isoformat(),
+                    "reference": reference.to_json(),
+                    "drifted": report.drifted,
+                },
+            )
+        )
+    return report
+
+
+def _start_run(conn: Connection, account_id: str, now: datetime, full: bool) -> int:
+    result = conn.execute(
+        insert(_RUN).values(
+            account_id=account_id,
+            kind=KIND,
+            status="running",
+            phase="features",
+            started_at=now,
+            counts={},
+            errors=[],
+            timings={},
+            report={"full": full},
+        )
+    )
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("run row has no id")
+    return int(key[0])
+
+
+def _predict(engine: Engine, account_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        from syncd.engine import models
+    except ImportError:  # the models module is optional until it lands
+        return frame
+    artifacts = models.load_artifacts(engine, account_id)
+    predicted: pd.DataFrame = models.predict(frame, artifacts)
+    return predicted
+
+
+def _evaluate(frame: pd.DataFrame, segments: Sequence[Any], account_id: str) -> dict[str, Any]:
+    if not segments:
+        return {}
+    from syncd.engine.segments import evaluate_segments
+
+    return dict(evaluate_segments(frame, segments, account_id))
+
+
+def _write_segments(
+    conn: Connection,
+    account_id: str,
+    results: dict[str, Any],
+    now: datetime,
+    settings: ScoringSettings,
+    scope: npt.NDArray[np.int64] | None,
+    run_id: int,
+) -> list[Any]:
+    if not results:
+        return []
+    from syncd.engine.segment_store import write_segment_results
+
+    return list(
+        write_segment_results(
+            conn,
+            account_id,
+            results,
+            now,
+            drift_threshold=settings.drift_threshold,
+            scope=scope,
+            run_id=run_id,
+        )
+    )
+
+
+def _column_values(frame: pd.DataFrame, column: str, *, nan_to_none: bool) -> list[Any]:
+    series = frame[column]
+    if column in _NUMERIC:
+        values = series.to_numpy(dtype=np.float64)
+        if not nan_to_none:
+            return values.tolist()
+        listed: list[Any] = values.tolist()
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            listed[i] = None
+        return listed
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def write_scores(
+    conn: Connection,
+    account_id: str,
+    frame: pd.DataFrame,
+    now: datetime,
+    *,
+    replace_all: bool,
+) -> int:
+    """Store one ContactScore row per frame row (``replace_all``: the account's other rows go).
+
+    Rows go through the driver's executemany in one transaction: at a million contacts the
+    ORM's per-row objects would cost more than computing the scores.
+    """
+    ids = frame.index.to_numpy(dtype=np.int64)
+    if replace_all:
+        conn.execute(delete(_SCORE).where(_SCORE.c.account_id == account_id))
+    else:
+        for part in sql.split_ids(ids, sql.LIST_CHUNK):
+            conn.execute(
+                delete(_SCORE).where(
+                    _SCORE.c.account_id == account_id, _SCORE.c.contact_id.in_(part.tolist())
+                )
+            )
+    sqlite = conn.dialect.name == "sqlite"
+    # SQLite stores a NaN bound as a double as NULL; PostgreSQL needs a real None
+    columns = [_column_values(frame, c, nan_to_none=not sqlite) for c in SCORE_COLUMNS]
+    computed = now.astimezone(UTC)
+    stamp: Any = computed.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else computed
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(("account_id", "contact_id", "computed_at", *SCORE_COLUMNS))
+    marks = ", ".join([mark] * (3 + len(SCORE_COLUMNS)))
+    statement = f"INSERT INTO contact_score ({names}) VALUES ({marks})"
+    id_list = ids.tolist()
+    for start in range(0, len(id_list), _WRITE_BATCH):
+        stop = start + _WRITE_BATCH
+        rows = list(
+            zip(
+                [account_id] * (min(stop, len(id_list)) - start),
+                id_list[start:stop],
+                [stamp] * (min(stop, len(id_list)) - start),
+                *(values[start:stop] for values in columns),
+                strict=True,
+            )
+        )
+        conn.exec_driver_sql(statement, rows)
+    return len(id_list)
