@@ -189,3 +189,21 @@ def test_explain_agrees_with_evaluation(tree: Tree, frame: pd.DataFrame) -> None
         clauses = compiled.explain(frame.loc[[contact]])
         assert (clauses.outcome is True) == bool(mask[position])
     assert isinstance(mask, np.ndarray)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree=trees(), frame=frames())
+def test_matching_through_distinct_values_agrees(tree: Tree, frame: pd.DataFrame) -> None:
+    # string matching goes through a column's distinct values when they repeat enough: force
+    # that path and the row-by-row one, and compare
+    from unittest.mock import patch
+
+    import syncd.engine.rules._evaluate as evaluate_module
+
+    compiled = compile_rule(render(tree), set())
+    with patch.object(evaluate_module, "_DISTINCT_SHARE", 1.0):
+        via_distinct = compiled.evaluate(frame)
+    with patch.object(evaluate_module, "_DISTINCT_SHARE", -1.0):
+        via_rows = compiled.evaluate(frame)
+    assert np.array_equal(via_distinct.true, via_rows.true)
+    assert np.array_equal(via_distinct.false, via_rows.false)

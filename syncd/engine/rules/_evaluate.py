@@ -41,6 +41,11 @@ from ._ast import (
 
 BoolArray = npt.NDArray[np.bool_]
 
+#: rows sampled, and the share of distinct values below which string matching goes through
+#: the distinct values (job titles, industries) rather than every row (emails)
+_SAMPLE = 10_000
+_DISTINCT_SHARE = 0.2
+
 _NUMPY_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -84,6 +89,21 @@ class Columns:
         self.frame = frame
         self.size = len(frame)
         self._cache: dict[str, Values] = {}
+        self._distinct: dict[str, tuple[npt.NDArray[np.intp], list[str]] | None] = {}
+
+    def distinct(self, name: str) -> tuple[npt.NDArray[np.intp], list[str]] | None:
+        """(codes, distinct values) of a string column when it repeats itself enough for
+        matching the distinct values once to beat matching every row; codes are -1 for null."""
+        if name not in self._distinct:
+            strings = self.read(name).data
+            found: tuple[npt.NDArray[np.intp], list[str]] | None = None
+            if isinstance(strings, pd.Series):
+                head = strings.iloc[:_SAMPLE]
+                if head.nunique() <= _DISTINCT_SHARE * max(len(head), 1):
+                    codes, uniques = pd.factorize(strings)
+                    found = (np.asarray(codes), [str(u) for u in uniques])
+            self._distinct[name] = found
+        return self._distinct[name]
 
     def read(self, name: str) -> Values:
         if name not in self._cache:
@@ -171,9 +191,19 @@ class Evaluator:
         if isinstance(node, StringMatch):
             value = self.operand(node.operand)
             pattern = str(self.operand(node.pattern).data)
-            return self._negate(
-                self.tri(_match(value.data, node.op, pattern), self.known(value)), node.negated
+            distinct = (
+                self.columns.distinct(node.operand.name)
+                if isinstance(node.operand, FieldRef)
+                else None
             )
+            if distinct is not None:
+                codes, uniques = distinct
+                matched = [bool(_match(u, node.op, pattern)) for u in uniques]
+                hits = np.array([*matched, False], dtype=bool)
+                holds = hits[codes]  # code -1 (null) picks the trailing False
+            else:
+                holds = _match(value.data, node.op, pattern)
+            return self._negate(self.tri(holds, self.known(value)), node.negated)
         if isinstance(node, IsNull):
             null = np.broadcast_to(np.asarray(self.operand(node.operand).null), (self.size,))
             is_null = Tri(null.copy(), ~null)
