@@ -22,6 +22,7 @@ app = typer.Typer(
 #: ("segments", "syncd.cli.segments_cmd", ...), ("models", "syncd.cli.models_cmd", ...).
 GROUPS: list[tuple[str, str, str]] = [
     ("config", "syncd.cli.config_cmd", "Check a config file."),
+    ("contacts", "syncd.cli.contacts_cmd", "Look at contacts: likely duplicates."),
     ("db", "syncd.cli.db_cmd", "Create and upgrade the store's schema."),
     ("sandbox", "syncd.cli.sandbox_cmd", "Seed and serve the vendor sandbox."),
     ("segments", "syncd.cli.segments_cmd", "Preview segments and explain memberships."),
