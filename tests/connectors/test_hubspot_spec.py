@@ -97,6 +97,21 @@ async def _direct_calls(rig: Rig) -> None:
         )
         await client.post("/crm/v3/objects/contacts/gdpr-delete", json={"objectId": "1010"})
         await client.get("/crm/v3/lists/424242")
+        hooks = "/webhooks/v3/123456"
+        await client.put(
+            f"{hooks}/settings",
+            json={
+                "targetUrl": "https://syncd.example/h",
+                "throttling": {"maxConcurrentRequests": 5},
+            },
+        )
+        await client.get(f"{hooks}/settings")
+        made = await client.post(
+            f"{hooks}/subscriptions",
+            json={"eventType": "contact.propertyChange", "propertyName": "hs_email_optout"},
+        )
+        await client.get(f"{hooks}/subscriptions")
+        await client.delete(f"{hooks}/subscriptions/{made.json()['id']}")
         await client.get("/crm/v3/objects/contacts", headers={"Authorization": "Bearer wrong"})
 
 

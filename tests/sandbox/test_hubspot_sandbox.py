@@ -402,3 +402,34 @@ def test_summary_counts_seeded_state() -> None:
     assert summary["lists"]["Customers"] == 2
     assert summary["activity"]["e_marketing_email_opened"] == 1
     assert "Product updates" in summary["subscription_types"]
+
+
+async def test_webhook_subscriptions_and_settings(api: Any) -> None:
+    sandbox, client = api
+    base = "/webhooks/v3/123456"
+    assert (await client.get(f"{base}/settings")).status_code == 404
+    put = await client.put(
+        f"{base}/settings",
+        json={
+            "targetUrl": "https://syncd.example/hooks",
+            "throttling": {"maxConcurrentRequests": 5},
+        },
+    )
+    assert put.status_code == 200 and put.json()["targetUrl"] == "https://syncd.example/hooks"
+    refused = await client.post(
+        f"{base}/subscriptions", json={"eventType": "contact.propertyChange"}
+    )
+    assert refused.status_code == 400  # a property change names its property
+    made = await client.post(
+        f"{base}/subscriptions",
+        json={"eventType": "contact.propertyChange", "propertyName": "hs_email_optout"},
+    )
+    assert made.status_code == 201 and made.json()["active"] is False
+    sub_id = made.json()["id"]
+    patched = await client.patch(f"{base}/subscriptions/{sub_id}", json={"active": True})
+    assert patched.json()["active"] is True
+    listed = (await client.get(f"{base}/subscriptions")).json()["results"]
+    assert [s["propertyName"] for s in listed] == ["hs_email_optout"]
+    assert (await client.delete(f"{base}/subscriptions/{sub_id}")).status_code == 204
+    assert (await client.get(f"{base}/subscriptions/{sub_id}")).status_code == 404
+    assert sandbox.summary()["webhook_subscriptions"] == 0

@@ -24,7 +24,7 @@ from syncd.sandbox.harness import Exchange
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_URL = "https://api.hubapi.com"
-#: spec files whose operations syncd uses (webhooks are not called by the connector)
+#: spec files whose operations syncd or its sandbox serve
 SPEC_FILES = (
     "crm-contacts-v3.json",
     "crm-lists-v3.json",
@@ -32,6 +32,7 @@ SPEC_FILES = (
     "communication-preferences-v3.json",
     "communication-preferences-v4.json",
     "events-v3.json",
+    "webhooks-v3.json",
 )
 
 

@@ -26,6 +26,7 @@ from syncd.sandbox.hubspot.lists import ListRoutes
 from syncd.sandbox.hubspot.preferences import PreferenceRoutes
 from syncd.sandbox.hubspot.seed import purchase_event_type, seed_population
 from syncd.sandbox.hubspot.state import HubSpotState, email_key
+from syncd.sandbox.hubspot.webhooks import WebhookRoutes
 from syncd.sandbox.population import Population
 
 DEFAULT_TOKEN = "pat-na1-00000000-0000-4000-8000-5a4db0c5a4db"
@@ -62,10 +63,12 @@ class HubSpotSandbox(VendorSandbox):
         self.search_window = ServerWindow(lim.search_requests, lim.search_seconds, self.clock)
         self.daily = ServerWindow(lim.daily_requests, lim.daily_seconds, self.clock)
         routes: list[Route] = []
+        self.webhooks = WebhookRoutes(self.clock)
         for group in (
             CrmRoutes(self.state, lim),
             ListRoutes(self.state, lim),
             PreferenceRoutes(self.state, lim),
+            self.webhooks,
         ):
             routes.extend(group.routes())
         guarded = [
@@ -181,6 +184,7 @@ class HubSpotSandbox(VendorSandbox):
             "lists": {lst.name: len(lst.members) for lst in self.state.lists.values()},
             "subscription_types": [s.name for s in self.state.subscription_types.values()],
             "activity": dict(activity),
+            "webhook_subscriptions": len(self.webhooks.subscriptions),
             "properties": sorted(
                 p for p, d in self.state.properties.items() if not d.hubspot_defined
             ),
