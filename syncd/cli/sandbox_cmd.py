@@ -76,7 +76,8 @@ def serve(
             loop.add_signal_handler(sig, stop.set)
         async with SandboxServer(sandboxes, port_base=port_base) as server:
             for served in server.served:
-                console.print(f"{served.vendor:<10} {served.url}  key {escape(served.api_key)}")
+                # plain echo: URLs and keys are copied from here, so never wrap them
+                typer.echo(f"{served.vendor:<10} {served.url}  key {served.api_key}")
             console.print("serving; Ctrl-C stops")
             await stop.wait()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,9 +169,8 @@ def test_foreign_keys_are_enforced(engine: Engine) -> None:
         db.add(_contact("no-such-account", "ada@example.com"))
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store_url: str) -> None:
-    if not store_url.startswith("sqlite"):
-        pytest.skip("SQLite connection settings")
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = make_engine(store_url)
     try:
         with engine.connect() as connection:
