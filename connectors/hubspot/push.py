@@ -176,16 +176,20 @@ class Pusher:
                 except InvalidEmail as exc:
                     results[i] = ChangeResult(change, False, f"invalid email: {exc}")
         emails = list(wanted)
+        said: dict[str, str] = {}  # HubSpot's words for each address it could not find
         for chunk in _chunks(emails, self.settings.batch_max):
-            found, _errors = await self.client.batch_read(chunk, ["email"], id_property="email")
+            found, errors = await self.client.batch_read(chunk, ["email"], id_property="email")
             for raw in found:
                 email = str((raw.get("properties") or {}).get("email") or "").strip().lower()
                 for i in wanted.get(email, []):
                     ids[i] = str(raw["id"])
-        for owners in wanted.values():
+            for err in errors:
+                for ident in (err.get("context") or {}).get("ids") or []:
+                    said[str(ident).strip().lower()] = str(err.get("message") or NOT_FOUND)
+        for email, owners in wanted.items():
             for i in owners:
                 if i not in ids:
-                    results[i] = ChangeResult(changes[i], False, NOT_FOUND)
+                    results[i] = ChangeResult(changes[i], False, said.get(email, NOT_FOUND))
 
     async def _apply_memberships(
         self,

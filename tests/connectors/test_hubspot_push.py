@@ -113,7 +113,7 @@ async def test_rejections_keep_hubspot_reason_and_the_rest_lands() -> None:
     assert not results[5].ok and "not a valid value" in (results[5].reason or "")
     assert all(r.ok for i, r in enumerate(results[:20]) if i != 5)
     assert "Could not get some CONTACT objects" in (results[20].reason or "")
-    assert results[21].reason == "no HubSpot contact with this email"
+    assert "Could not get some CONTACT objects" in (results[21].reason or "")
     assert "999999" in (results[22].reason or "")
     state = sandbox_of(rig).state
     values = {
