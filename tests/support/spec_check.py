@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from syncd.sandbox.harness import Exchange
@@ -83,16 +84,16 @@ def spec_dir() -> Path | None:
 
 
 @cache
-def _validators(folder: str) -> list[tuple[object, object]]:
+def _validators(folder: str) -> list[tuple[Any, Any]]:
     from jsonschema_path import SchemaPath
     from openapi_core.validation.request.validators import V30RequestBodyValidator
     from openapi_core.validation.response.validators import V30ResponseDataValidator
 
-    out = []
+    out: list[tuple[Any, Any]] = []
     for name in SPEC_FILES:
         spec = SchemaPath.from_file_path(str(Path(folder) / name))
         # HubSpot declares its error bodies as ``*/*``; they are JSON
-        extra = {"*/*": _json_or_text}
+        extra: dict[str, Callable[[bytes], Any]] = {"*/*": _json_or_text}
         out.append(
             (
                 V30RequestBodyValidator(spec, extra_media_type_deserializers=extra),
@@ -102,7 +103,7 @@ def _validators(folder: str) -> list[tuple[object, object]]:
     return out
 
 
-def _json_or_text(raw: bytes | str) -> object:
+def _json_or_text(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
@@ -158,13 +159,13 @@ def check_exchange(exchange: Exchange, folder: Path) -> list[Mismatch]:
         content_type=exchange.response_headers.get("content-type", "application/json"),
     )
     for request_validator, response_validator in _validators(str(folder)):
-        req_errors = list(request_validator.iter_errors(request))  # type: ignore[attr-defined]
+        req_errors = list(request_validator.iter_errors(request))
         if _path_not_found(req_errors):
             continue
         # a 204 is declared with an empty ``content`` map, which openapi-core reads as
         # "a body is required"; an empty map means no body
         no_body = exchange.status == 204 and exchange.response_body is None
-        resp_errors = [] if no_body else list(response_validator.iter_errors(request, response))  # type: ignore[attr-defined]
+        resp_errors = [] if no_body else list(response_validator.iter_errors(request, response))
         found = [("request", m) for m in _messages(req_errors) if exchange.request_body is not None]
         found += [("response", m) for m in _messages(resp_errors)]
         return [
