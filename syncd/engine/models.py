@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 CHURN, PROPENSITY, CLUSTERS = "churn", "propensity", "clusters"
 KINDS = (CHURN, PROPENSITY, CLUSTERS)
 LOGISTIC, BOOSTING = "logistic_regression", "gradient_boosting"
+LARGE_CV_ROWS = 20_000
+PREDICT_CHUNK = 131_072
 
 #: computed from features, or outputs of this module: never inputs to a model
 _NOT_INPUTS = frozenset(
@@ -79,8 +81,10 @@ class ModelSettings:
     min_rows: int = 200
     min_positives: int = 20
     cv_folds: int = 5
-    cv_max_rows: int = 100_000
-    fit_max_rows: int = 200_000
+    #: folds once the cross-validation sample is large: the AUC estimate is already tight
+    cv_folds_large: int = 3
+    cv_max_rows: int = 50_000
+    fit_max_rows: int = 100_000
     random_state: int = 7
     clusters: ClusterSettings = field(default_factory=ClusterSettings)
 
@@ -101,9 +105,14 @@ class TrainedClassifier:
         rows = np.ones(len(frame), dtype=bool)
         if self.active_within_days is not None:
             rows = active_mask(frame, self.active_within_days)
-        if rows.any():
-            matrix = model_matrix(frame.loc[rows], self.features)
-            out[rows] = self.estimator.predict_proba(matrix)[:, 1]
+        positions = np.flatnonzero(rows)
+        columns = _columns(frame, self.features)
+        # in chunks: the pipeline copies its input a few times, and a million rows of fifty
+        # float64 columns is 400 MB a copy
+        for start in range(0, len(positions), PREDICT_CHUNK):
+            chunk = positions[start : start + PREDICT_CHUNK]
+            matrix = _stack(columns, chunk)
+            out[chunk] = self.estimator.predict_proba(matrix)[:, 1]
         return out
 
 
@@ -151,21 +160,42 @@ def model_features(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def model_matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """float64 matrix in ``features`` order; a column the frame lacks is all NaN."""
-    return frame.reindex(columns=features).astype("float64").to_numpy()
+def model_matrix(
+    frame: pd.DataFrame, features: list[str], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """float64 matrix in ``features`` order (of ``rows``, positions, when given); a column the
+    frame lacks is all NaN. Built column by column so only the rows asked for are copied."""
+    return _stack(_columns(frame, features), len(frame) if rows is None else rows)
 
 
-def _signed_log1p(x: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.sign(x) * np.log1p(np.abs(x))
-    return result
+def _columns(frame: pd.DataFrame, features: list[str]) -> list[np.ndarray | None]:
+    # float64 columns come back as views: nothing is copied here
+    return [
+        frame[name].to_numpy(dtype="float64", na_value=np.nan) if name in frame.columns else None
+        for name in features
+    ]
+
+
+def _stack(columns: list[np.ndarray | None], rows: np.ndarray | int) -> np.ndarray:
+    n = rows if isinstance(rows, int) else len(rows)
+    matrix = np.full((n, len(columns)), np.nan)
+    for j, column in enumerate(columns):
+        if column is not None:
+            matrix[:, j] = column if isinstance(rows, int) else column[rows]
+    return matrix
+
+
+def _log1p_nonnegative(x: np.ndarray) -> np.ndarray:
+    # features are counts, sums, rates and day counts: never negative by construction
+    result: np.ndarray = np.maximum(x, 0.0)
+    return np.log1p(result, out=result)
 
 
 def candidates(n_rows: int, random_state: int) -> dict[str, ClassifierMixin | Pipeline]:
     logistic = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", add_indicator=True)),
-            ("compress", FunctionTransformer(_signed_log1p)),
+            ("compress", FunctionTransformer(_log1p_nonnegative)),
             ("scale", StandardScaler()),
             ("model", LogisticRegression(max_iter=1000, C=1.0)),
         ]
@@ -235,9 +265,8 @@ def fit_classifier(
     seed = settings.random_state
     cv_rows = _stratified_rows(target, settings.cv_max_rows, seed)
     minority = int(min(target[cv_rows].sum(), len(cv_rows) - target[cv_rows].sum()))
-    folds = StratifiedKFold(
-        n_splits=min(settings.cv_folds, minority), shuffle=True, random_state=seed
-    )
+    n_folds = settings.cv_folds if len(cv_rows) < LARGE_CV_ROWS else settings.cv_folds_large
+    folds = StratifiedKFold(n_splits=min(n_folds, minority), shuffle=True, random_state=seed)
     auc: dict[str, float] = {}
     auc_std: dict[str, float] = {}
     with native_threads(len(cv_rows)):
