@@ -247,6 +247,23 @@ class MergeSettings(_Section):
         return self.precedence.get(attribute, self.default_precedence)
 
 
+#: what an account-level property push can carry: a score column, or the segment names
+PropertySource = Literal[
+    "engagement_score",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_group",
+    "lifecycle",
+    "engagement_tier",
+    "churn_risk",
+    "purchase_propensity",
+    "cluster",
+    "persona",
+    "segments",
+]
+
+
 class AccountConfig(_Section):
     id: str = Field(pattern=SLUG)
     name: str = ""
@@ -255,6 +272,8 @@ class AccountConfig(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     merge: MergeSettings = Field(default_factory=MergeSettings)
     segments: list[SegmentSettings] = Field(default_factory=list)
+    #: per connector: vendor property / attribute / merge field -> the value it carries
+    properties: dict[str, dict[str, PropertySource]] = Field(default_factory=dict)
     _api_keys: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("connectors", mode="after")
@@ -559,6 +578,12 @@ def _cross_check(
                     keys[name] = key
         out.api_keys[i] = keys
         _check_segments(out, account, i, set(connectors), rule_checker)
+        for tool in _table(account.get("properties")):
+            if tool not in connectors:
+                out.add(
+                    ("accounts", i, "properties", tool),
+                    f"connector '{tool}' is not configured here",
+                )
         _check_merge(out, _table(account.get("merge")), i, set(connectors))
     return out
 
@@ -627,6 +652,7 @@ def _check_segments(
         return
     tables = [(j, s) for j, s in enumerate(segments) if isinstance(s, dict)]
     names = [s["name"] for _, s in tables if isinstance(s.get("name"), str)]
+    before = len(out.problems)
     first_seen: dict[str, int] = {}
     for j, segment in tables:
         loc = ("accounts", i, "segments", j)
@@ -650,6 +676,30 @@ def _check_segments(
             found = [(exc.message, exc.position)]
         for message, position in found:
             out.add((*loc, "rule"), f"{message} at position {position} (segment '{name}')")
+    if rule_checker is not None and len(out.problems) == before:
+        _check_segment_cycles(out, tables, i)
+
+
+def _check_segment_cycles(
+    out: _Resolved, tables: Sequence[tuple[int, dict[str, Any]]], i: int
+) -> None:
+    """Segments that refer to each other in a circle (each rule alone is fine)."""
+    try:
+        from syncd.engine.segments import SegmentDef, check_segments
+    except ImportError:
+        return
+    defs = [
+        (j, SegmentDef(name=s["name"], rule=s["rule"]))
+        for j, s in tables
+        if isinstance(s.get("name"), str) and isinstance(s.get("rule"), str)
+    ]
+    index = {d.name: j for j, d in defs}
+    for name, errors in check_segments([d for _, d in defs]).items():
+        for err in errors:
+            out.add(
+                ("accounts", i, "segments", index[name], "rule"),
+                f"{err.message} at position {err.position} (segment '{name}')",
+            )
 
 
 def _check_merge(out: _Resolved, merge: dict[str, Any], i: int, configured: set[str]) -> None:

@@ -54,7 +54,7 @@ class MailchimpConnector(Connector):
             if isinstance(settings, MailchimpSettings)
             else MailchimpSettings.model_validate(settings.model_dump())
         )
-        self.client = MailchimpClient(http, self.mc_settings.list_id)
+        self.client = MailchimpClient(http, self.mc_settings.audience_id)
         self.targets = Targets(self.client, self.mc_settings.create_missing)
         self.pusher = Pusher(self.client, self.targets)
 

@@ -83,8 +83,8 @@ def is_rate_limited(response: httpx.Response) -> bool:
 class MailchimpSettings(ConnectorSettings):
     """``[accounts.connectors.mailchimp]``."""
 
-    #: the audience (list) id; when unset, the account must have exactly one audience
-    list_id: str | None = None
+    #: the audience id (Mailchimp's API calls it a list); unset: the account's only audience
+    audience_id: str | None = None
     #: members per page on contacts / consent pulls
     page_size: int = Field(default=PAGE_MAX, ge=1, le=PAGE_MAX)
     #: members per activity page; their feeds are read concurrently up to the connection limit
