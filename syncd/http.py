@@ -121,7 +121,9 @@ class RollingWindow:
                 if len(self._sent) < self.capacity:
                     self._sent.append(now)
                     return
-                await self.clock.sleep(self._sent[0] + self.period - now)
+                # floor: float rounding can leave the head "not yet expired" while the wait
+                # computes to <= 0, which would spin forever on a virtual clock
+                await self.clock.sleep(max(self._sent[0] + self.period - now, 1e-6))
 
     def penalise(self, seconds: float) -> None:
         """After a 429, treat the window as full for ``seconds`` (the vendor knows best)."""
