@@ -103,6 +103,7 @@ def to_contact(raw: dict[str, Any], email: str, operation: str) -> ContactRecord
     attributes = {
         ATTRIBUTES_IN.get(str(name), str(name)): _text(value)
         for name, value in attributes_raw.items()
+        if name != DOI_ATTRIBUTE  # a consent signal: pull_consent reports it
     }
     list_ids = require(raw, "listIds", vendor=VENDOR, operation=operation, record=cid)
     return ContactRecord(

@@ -37,6 +37,7 @@ ATTRIBUTES = {
 }
 
 BLACKLISTING_STATUSES = frozenset({"unsubscribed", "blacklisted", "bounced", "complained"})
+REASON_EVENTS = frozenset({"bounce", "complaint", "unsubscribe"})
 
 EVENT_KINDS = {
     "send": ("messagesSent", "delivered"),
@@ -75,6 +76,10 @@ def _seed_person(state: BrevoState, person: Person) -> None:
     if presence.status == "pending":
         attributes[DOI_ATTRIBUTE] = "No"
     modified = max(presence.updated_at, presence.status_changed_at, presence.created_at)
+    if presence.status in BLACKLISTING_STATUSES:
+        # blacklisting modifies the contact: never before the event that caused it
+        causes = [e.at for e in person.events if e.tool == VENDOR and e.type in REASON_EVENTS]
+        modified = max([modified, *causes])
     contact = state.add_contact(
         presence.email,
         created_at=presence.created_at,
