@@ -26,6 +26,9 @@ All aggregation is NumPy over the packed arrays read by sql.py: one ``bincount``
 from __future__ import annotations
 
 import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +51,7 @@ _TOTAL_CODES = {"bounces_total": 4, "unsubscribes_total": 5, "complaints_total":
 _ACTIVITY_CODES = (1, 2, 3)
 _LAST = {"open": (1,), "click": (2,), "purchase": (3,), "activity": _ACTIVITY_CODES}
 _NEVER = -1
+_PLAIN = {str, type(None)}
 
 Bind = Engine | Connection | Session
 
@@ -74,12 +78,15 @@ def compute_features(
     settings: ScoringSettings | None = None,
     reference: Any = None,
     with_scores: bool = True,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """The frame for the account's contacts (``contact_ids``: only those, the incremental path).
 
     With ``with_scores`` the score and stage columns are added (scores.py) using ``reference``
     (a ``ScoreReference``; ``None``: measured on this frame), and prediction columns are present
-    and empty, so every catalogue field is a column.
+    and empty, so every catalogue field is a column. Given an Engine on a file database,
+    chunks are read by up to ``workers`` threads (default: 2, or the CPU count if lower), each
+    on its own connection: the database works while NumPy decodes.
     """
     settings = settings or ScoringSettings()
     now_ts = int(_utc(now).timestamp())
@@ -92,7 +99,11 @@ def compute_features(
             wanted = np.asarray(contact_ids, dtype=np.int64)
             ids = sql.existing_contact_ids(conn, account_id, wanted)
             chunks = list(sql.plan_chunks(ids, by_range=False))
-        parts = [_chunk_frame(conn, account_id, chunk, now_ts, settings) for chunk in chunks]
+        threads = _threads(bind, len(chunks), workers)
+        if threads > 1 and isinstance(bind, Engine):
+            parts = _parallel(bind, threads, account_id, chunks, now_ts, settings)
+        else:
+            parts = [_chunk_frame(conn, account_id, chunk, now_ts, settings) for chunk in chunks]
     finally:
         if owned:
             conn.close()
@@ -102,6 +113,44 @@ def compute_features(
 
         frame = empty_predictions(apply_scores(frame, settings, reference))
     return frame
+
+
+def _threads(bind: Bind, n_chunks: int, workers: int | None) -> int:
+    if not isinstance(bind, Engine) or n_chunks < 2:
+        return 1
+    database = bind.url.database or ""
+    if bind.dialect.name == "sqlite" and database in ("", ":memory:"):
+        return 1  # one shared in-memory connection: nothing to read beside it
+    wanted = workers if workers is not None else min(2, os.cpu_count() or 1)
+    return max(1, min(wanted, n_chunks))
+
+
+def _parallel(
+    engine: Engine,
+    threads: int,
+    account_id: str,
+    chunks: list[sql.Chunk],
+    now_ts: int,
+    settings: ScoringSettings,
+) -> list[dict[str, Any]]:
+    local = threading.local()
+    opened: list[Connection] = []
+    lock = threading.Lock()
+
+    def run(chunk: sql.Chunk) -> dict[str, Any]:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = engine.connect()
+            with lock:
+                opened.append(conn)
+        return _chunk_frame(conn, account_id, chunk, now_ts, settings)
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(run, chunks))
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def _chunk_frame(
@@ -209,7 +258,9 @@ def _assemble(
         dtype=object,
     )
     data["email"] = emails
-    data["email_domain"] = emails.str.rpartition("@")[2].astype(object)
+    data["email_domain"] = pd.Series(
+        [e.rpartition("@")[2] for e in emails.tolist()], index=index, dtype=object
+    )
     attributes = [a for p in parts for a in p["_attributes"]]
     data.update(_attribute_columns(attributes, index, settings))
     frame = pd.DataFrame(data, index=index)
@@ -225,7 +276,10 @@ def _attribute_columns(
         customs = tuple(sorted(str(k) for k in found if k not in ATTRIBUTES))
     out: dict[str, pd.Series] = {}
     for column, key in [(a, a) for a in ATTRIBUTES] + [(CUSTOM_PREFIX + c, c) for c in customs]:
-        values = np.array([_as_text(a.get(key)) for a in attributes], dtype=object)
+        values = [a.get(key) for a in attributes]
+        # strings and nulls pass as they are; only other JSON values need turning into text
+        if not set(map(type, values)) <= _PLAIN:
+            values = [_as_text(v) for v in values]
         out[column] = pd.Series(values, index=index, dtype=object)
     return out
 

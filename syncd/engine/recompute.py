@@ -123,10 +123,9 @@ def recompute(
         reference = ScoreReference.from_json(reference_run["reference"])
         with engine.connect() as conn:
             contact_ids = changed_since(conn, account_id, datetime.fromisoformat(previous["as_of"]))
-    with engine.connect() as conn:
-        frame = compute_features(
-            conn, account_id, now, contact_ids, settings=settings, with_scores=False
-        )
+    frame = compute_features(
+        engine, account_id, now, contact_ids, settings=settings, with_scores=False
+    )
     lap("features")
     if reference is None:
         reference = measure_reference(frame, settings)

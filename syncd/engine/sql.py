@@ -5,12 +5,13 @@ Python tuple per event row costs several times what the database spends scanning
 each chunk of contacts is one query whose aggregate (``group_concat`` on SQLite,
 ``string_agg`` on PostgreSQL) packs every event into a single integer,
 
-    (contact_id - chunk_low) << 35 | (occurred_ts - base) << 4 | has_value << 3 | type code
+    (contact_id - chunk_low) << 36 | occurred_ts << 4 | has_value << 3 | type code
 
-joined into one string that NumPy parses at C speed. Purchase values (converted to the base
-currency in SQL) come as a second aggregate, in the same scan order. The event query only reads
-the covering index ``ix_activity_contact_ts``. The same SQL runs on both databases, so both give
-the same answers.
+joined into one string that NumPy parses at C speed. A purchase's value (converted to the base
+currency in SQL, in cents) follows its event in the same string as a negative number. The event
+query only reads the covering index ``ix_activity_contact_ts``. The same SQL runs on both
+databases, so both give the same answers. Chunks can be read by two threads (sqlite3 and
+psycopg release the GIL while the database works).
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ OTHER_CODE = 7
 N_CODES = 8
 HAS_VALUE_BIT = 8
 TS_SHIFT = 4
-TS_BITS = 31
+#: epoch seconds as unsigned 32 bits: 1970 to 2106 (an event outside decodes as in the future
+#: and is dropped)
+TS_BITS = 32
 CONTACT_SHIFT = TS_SHIFT + TS_BITS
 #: the packed contact offset must stay below this (63 bits in all)
 MAX_SPAN = 1 << (63 - CONTACT_SHIFT)
-#: events older than this (about 34 years before ``now``) are not read
-HORIZON_S = (1 << (TS_BITS - 1)) - 1
 
 #: contacts per query on the full path: bounds memory (one chunk's events at a time)
 RANGE_CHUNK = 50_000
@@ -176,32 +177,44 @@ def _currency_case(settings: ScoringSettings) -> str:
     return f"(CASE currency {whens} ELSE 1.0 END)"
 
 
-def _type_case() -> str:
-    whens = []
-    for name, code in TYPE_CODES.items():
-        if name == "purchase":
-            whens.append(
-                f"WHEN 'purchase' THEN (CASE WHEN value IS NULL THEN {code} "
-                f"ELSE {code | HAS_VALUE_BIT} END)"
-            )
-        else:
-            whens.append(f"WHEN '{name}' THEN {code}")
-    return f"(CASE type {' '.join(whens)} ELSE {OTHER_CODE} END)"
+def _big(conn: Connection, expr: str) -> str:
+    # PostgreSQL shifts int4 modulo 32: widen first; SQLite integers are 64-bit already
+    return f"CAST({expr} AS BIGINT)" if conn.dialect.name == "postgresql" else f"({expr})"
+
+
+def _text(conn: Connection, expr: str) -> str:
+    # CASE branches must agree on a type in PostgreSQL; SQLite aggregates any of them as text
+    return f"CAST({expr} AS TEXT)" if conn.dialect.name == "postgresql" else f"({expr})"
 
 
 def events_sql(conn: Connection, chunk: Chunk, settings: ScoringSettings) -> str:
+    """One aggregate over the chunk's events: a packed integer per event, and after each
+    purchase that has a value, that value in base-currency cents as ``-1 - cents`` (negative,
+    so it cannot be mistaken for an event)."""
     packed = (
-        f"(CAST(contact_id - :low AS BIGINT) * {1 << CONTACT_SHIFT}"
-        f" + CAST(occurred_ts - :base AS BIGINT) * {1 << TS_SHIFT} + {_type_case()})"
+        f"(({_big(conn, 'contact_id - :low')} << {CONTACT_SHIFT})"
+        f" + ({_big(conn, 'occurred_ts')} << {TS_SHIFT}))"
     )
-    value = (
-        f"(CASE WHEN value IS NOT NULL AND type = 'purchase' "
-        f"THEN value * {_currency_case(settings)} END)"
+    cents = (
+        f"(-1 - CAST(round(value * {_currency_case(settings)} * 100) AS BIGINT))"
     )
+    whens = []
+    for name, code in TYPE_CODES.items():
+        if name == "purchase":
+            with_value = f"{_text(conn, f'{packed} + {code | HAS_VALUE_BIT}')} || ',' || " + (
+                _text(conn, cents)
+            )
+            whens.append(
+                f"WHEN 'purchase' THEN (CASE WHEN value IS NULL THEN "
+                f"{_text(conn, f'{packed} + {code}')} ELSE {with_value} END)"
+            )
+        else:
+            whens.append(f"WHEN '{name}' THEN {_text(conn, f'{packed} + {code}')}")
+    other = _text(conn, f"{packed} + {OTHER_CODE}")
+    expression = f"(CASE type {' '.join(whens)} ELSE {other} END)"
     return (
-        f"SELECT {string_agg(conn, packed)}, {string_agg(conn, value)} FROM activity_event "
-        f"WHERE account_id = :a AND {_where_contacts(chunk, 'contact_id')} "
-        f"AND occurred_ts >= :base AND occurred_ts <= :now"
+        f"SELECT {string_agg(conn, expression)} FROM activity_event "
+        f"WHERE account_id = :a AND {_where_contacts(chunk, 'contact_id')}"
     )
 
 
@@ -212,33 +225,30 @@ def read_events(
     now_ts: int,
     settings: ScoringSettings,
 ) -> ChunkEvents:
-    base = now_ts - HORIZON_S
-    params: dict[str, Any] = {
-        "a": account_id,
-        "low": chunk.low,
-        "high": chunk.high,
-        "base": base,
-        "now": now_ts,
-    }
+    params: dict[str, Any] = {"a": account_id, "low": chunk.low, "high": chunk.high}
     row = conn.execute(text(events_sql(conn, chunk, settings)), params).one()
-    packed = parse_ints(row[0])
-    values = parse_floats(row[1])
+    numbers = parse_ints(row[0])
+    is_value = numbers < 0
+    packed = numbers[~is_value]
+    cents = -1 - numbers[is_value]
     contact = chunk.low + (packed >> CONTACT_SHIFT)
-    rel = (packed >> TS_SHIFT) & ((1 << TS_BITS) - 1)
+    occurred = (packed >> TS_SHIFT) & ((1 << TS_BITS) - 1)
     flags = packed & 15
     position = np.searchsorted(chunk.ids, contact)
-    known = position < len(chunk.ids)
-    known[known] = chunk.ids[position[known]] == contact[known]
+    keep = position < len(chunk.ids)
+    keep[keep] = chunk.ids[position[keep]] == contact[keep]
     has_value = (flags & HAS_VALUE_BIT) != 0
-    if int(has_value.sum()) != len(values):
+    if int(has_value.sum()) != len(cents):
         raise RuntimeError("event values out of step with events")  # would be a driver bug
     value = np.zeros(len(packed), dtype=np.float64)
-    value[has_value] = values
+    value[has_value] = cents / 100.0
+    # events after ``now`` did not happen yet as far as this frame is concerned
+    keep &= occurred <= now_ts
     return ChunkEvents(
-        position=position[known],
-        age_s=(now_ts - base) - rel[known],
-        code=(flags & 7)[known],
-        value=value[known],
+        position=position[keep],
+        age_s=now_ts - occurred[keep],
+        code=(flags & 7)[keep],
+        value=value[keep],
     )
 
 
