@@ -113,14 +113,19 @@ def _score_properties(
                 values[contact_id] = ";".join(segment_names.get(contact_id, []))
             continue
         for contact_id, score in by_contact.items():
-            values[contact_id] = _format(score.get(prop.source))
+            values[contact_id] = _format(score.get(prop.source), prop.source)
 
 
-def _format(value: object) -> str:
-    if value is None:
+#: decimals pushed per score; the rest are whole numbers, so that a score drifting by a
+#: fraction of a point does not rewrite the property in every tool
+DECIMALS = {"churn_risk": 2, "purchase_propensity": 2}
+
+
+def _format(value: object, source: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+        return f"{value:.{DECIMALS.get(source, 0)}f}"
     return str(value)
 
 

@@ -22,6 +22,7 @@ of the local part), so an account of 50 k contacts takes seconds, not an O(n²) 
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -107,6 +108,8 @@ PROVIDER_PRIOR = 10
 MAX_LOCAL_EDITS = 2
 #: a group of contacts sharing one key up to this size is reported as all its pairs
 ALL_PAIRS_MAX = 5
+#: local parts compared as one block at most (a larger one is split on one more letter)
+BLOCK_MAX = 2000
 #: rows compared at once in a block (bounds the distance matrix's memory)
 _CHUNK = 2048
 
@@ -188,12 +191,16 @@ def _canonical_parts(local: str, domain: str, typos: Mapping[str, str]) -> tuple
     return local, domain
 
 
+_SEPARATORS = str.maketrans("", "", "._-")
+_NOT_A_DIGIT = re.compile(r"[^0-9]+")
+
+
 def _letters(text: str) -> str:
-    return "".join(ch for ch in text if ch not in "._-")
+    return text.translate(_SEPARATORS)
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return _NOT_A_DIGIT.sub("", text)
 
 
 # --- domain typos --------------------------------------------------------------------------
@@ -371,17 +378,12 @@ def _similar_local_parts(
     mailboxes: dict[tuple[str, str], _Row] = {}
     for row in rows:
         mailboxes.setdefault(keys[row.id], row)
-    blocks: dict[tuple[str, str], list[tuple[str, _Row]]] = defaultdict(list)
-    for (local, domain), row in mailboxes.items():
-        blocks[(domain, local[0])].append((local, row))
-    for (domain, _), block in blocks.items():
-        if len(block) < 2:
-            continue
+    for domain, block in _blocks(mailboxes):
         locals_ = [local for local, _ in block]
         for i, j, edits in _close_pairs(locals_):
             (la, a), (lb, b) = block[i], block[j]
-            if _digits(la) != _digits(lb) or min(len(la), len(lb)) < 4 * edits:
-                continue  # other digits: usually another person (or another account)
+            if min(len(la), len(lb)) < 4 * edits:
+                continue  # "ab" / "cd": too short for an edit to mean a typo
             if _names_disagree(a, b) or _letters(la) == _letters(lb):
                 # only separators apart (anna.kim / anna_kim): two mailboxes a provider keeps
                 # apart, and the usual way two people with one common name get addresses
@@ -398,20 +400,62 @@ def _similar_local_parts(
             )
 
 
+def _blocks(
+    mailboxes: Mapping[tuple[str, str], _Row],
+) -> Iterator[tuple[str, list[tuple[str, _Row]]]]:
+    """Groups of local parts worth comparing: one domain, the same digits (other digits usually
+    mean another person or another account) and the same first two letters, or, so that a typo
+    there is still caught, the same last two. A block above BLOCK_MAX is split on one more
+    letter, so the comparisons stay near-linear in the account's size however skewed it is."""
+    by_start: dict[tuple[str, str, str], list[tuple[str, _Row]]] = defaultdict(list)
+    by_end: dict[tuple[str, str, str], list[tuple[str, _Row]]] = defaultdict(list)
+    for (local, domain), row in mailboxes.items():
+        digits = _digits(local)
+        by_start[(domain, digits, local[:2])].append((local, row))
+        by_end[(domain, digits, local[-2:])].append((local, row))
+    for blocks, from_end in ((by_start, False), (by_end, True)):
+        for (domain, _, _), block in blocks.items():
+            for part in _split(block, 2, from_end):
+                yield domain, part
+
+
+def _split(
+    block: list[tuple[str, _Row]], letters: int, from_end: bool
+) -> Iterator[list[tuple[str, _Row]]]:
+    if len(block) < 2:
+        return
+    if len(block) <= BLOCK_MAX or letters >= max(len(local) for local, _ in block):
+        yield block
+        return
+    parts: dict[str, list[tuple[str, _Row]]] = defaultdict(list)
+    for local, row in block:
+        parts[local[-letters - 1 :] if from_end else local[: letters + 1]].append((local, row))
+    for part in parts.values():
+        yield from _split(part, letters + 1, from_end)
+
+
 def _close_pairs(texts: Sequence[str]) -> Iterator[tuple[int, int, int]]:
-    """(i, j, edits) with i < j for every two texts at most MAX_LOCAL_EDITS apart."""
-    for start in range(0, len(texts), _CHUNK):
-        chunk = texts[start : start + _CHUNK]
-        edits = process.cdist(
-            chunk,
-            texts,
-            scorer=OSA.distance,
-            score_cutoff=MAX_LOCAL_EDITS,
-            dtype=np.int32,
-            workers=-1,
-        )
-        rows_ix, cols_ix = np.nonzero(edits <= MAX_LOCAL_EDITS)
-        for r, c in zip(rows_ix.tolist(), cols_ix.tolist(), strict=True):
-            i = start + r
-            if i < c:
-                yield i, c, int(edits[r, c])
+    """(i, j, edits) with i < j for every two texts at most MAX_LOCAL_EDITS apart; only texts
+    whose lengths differ by MAX_LOCAL_EDITS or less are compared at all."""
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        by_length[len(text)].append(i)
+    for length, left in sorted(by_length.items()):
+        right = [j for d in range(MAX_LOCAL_EDITS + 1) for j in by_length.get(length + d, ())]
+        right_texts = [texts[j] for j in right]
+        for start in range(0, len(left), _CHUNK):
+            chunk = left[start : start + _CHUNK]
+            edits = process.cdist(
+                [texts[i] for i in chunk],
+                right_texts,
+                scorer=OSA.distance,
+                score_cutoff=MAX_LOCAL_EDITS,
+                dtype=np.uint8,
+                # threads only pay off on a large matrix
+                workers=-1 if len(chunk) * len(right) > 1_000_000 else 1,
+            )
+            rows_ix, cols_ix = np.nonzero(edits <= MAX_LOCAL_EDITS)
+            for r, c in zip(rows_ix.tolist(), cols_ix.tolist(), strict=True):
+                i, j = chunk[r], right[c]
+                if i != j and (len(texts[i]) != len(texts[j]) or i < j):
+                    yield min(i, j), max(i, j), int(edits[r, c])

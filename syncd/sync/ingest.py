@@ -81,6 +81,7 @@ class Ingestor:
         existing = self._contacts_by_email(conn, by_email)
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
+        seen_rows: list[dict[str, Any]] = []
         for email, record in by_email.items():
             row = existing.get(email)
             attrs, prov, changed = merge_attributes(
@@ -103,10 +104,14 @@ class Ingestor:
                         "changed_at": now,
                     }
                 )
-            elif changed or prov != row["provenance"]:
+            elif changed:
                 changed_rows.append(
                     {"b_id": row["id"], "b_attrs": attrs, "b_prov": prov, "b_at": now}
                 )
+            elif prov != row["provenance"]:
+                # same values, newer sighting (often our own push coming back): keep the
+                # provenance fresh without marking the contact changed for the engine
+                seen_rows.append({"b_id": row["id"], "b_prov": prov})
         if new_rows:
             conn.execute(CONTACT.insert(), new_rows)
         if changed_rows:
@@ -120,6 +125,13 @@ class Ingestor:
                     changed_at=bindparam("b_at"),
                 ),
                 changed_rows,
+            )
+        if seen_rows:
+            conn.execute(
+                update(CONTACT)
+                .where(CONTACT.c.id == bindparam("b_id"))
+                .values(provenance=bindparam("b_prov")),
+                seen_rows,
             )
         ids = self.contact_ids(conn, by_email)
         identities = [

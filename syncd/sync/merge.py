@@ -16,12 +16,14 @@ from syncd.normalize import parse_timestamp
 
 @dataclass(frozen=True)
 class MergePolicy:
-    #: field -> tools in order of trust (first wins); fields not named use the most recent value
+    #: field -> tools in order of trust (first wins)
     precedence: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: the order for fields not named above; ``None``: the most recent value wins
+    default: Sequence[str] | None = None
 
 
 def _rank(policy: MergePolicy, attr: str, tool: str, at: datetime) -> tuple[Any, ...]:
-    order = policy.precedence.get(attr)
+    order = policy.precedence.get(attr, policy.default)
     if order:
         position = list(order).index(tool) if tool in order else len(order)
         return (-position, at, tool)
