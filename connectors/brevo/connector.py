@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any, TypeVar
 
 from syncd.connector import Capabilities, Connector, ConnectorSettings
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
+from syncd.normalize import parse_timestamp
 from syncd.records import (
     ActivityRecord,
     Change,
@@ -134,11 +135,18 @@ class BrevoConnector(Connector):
         reason = None
         if self.brevo.consent_reason_lookup and mapping.is_blacklisted(raw, "get_contacts"):
             cid = mapping.contact_id(raw, "get_contacts")
-            modified = mapping.to_contact(raw, email, "get_contacts").updated_at
-            end = min(modified.astimezone(UTC).date(), self.http.clock.now().astimezone(UTC).date())
-            start = end - timedelta(days=s.STATS_SPAN_DAYS)
-            stats = await self.client.campaign_stats(cid, start, end)
-            reason = mapping.blacklist_reason(stats, "get_contact_stats", cid)
+            record = mapping.to_contact(raw, email, "get_contacts")
+            created = parse_timestamp(raw.get("createdAt")) or record.updated_at
+            last = min(record.updated_at, self.http.clock.now()).astimezone(UTC).date()
+            days = max(0, (last - created.astimezone(UTC).date()).days)
+            # nothing is sent to a blacklisted contact, so the cause is the latest bounce /
+            # complaint / unsubscription before modifiedAt: walk back (to the contact's
+            # creation at most) until one shows
+            for start, end in stats_windows(last, days):
+                stats = await self.client.campaign_stats(cid, start, end)
+                reason = mapping.blacklist_reason(stats, "get_contact_stats", cid)
+                if reason is not None:
+                    break
         return mapping.to_consent(raw, email, "get_contacts", reason)
 
     async def pull_activity(self, cursor: str | None) -> AsyncIterator[Page[ActivityRecord]]:

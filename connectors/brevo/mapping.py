@@ -3,10 +3,11 @@
 Consent, as Brevo exposes it:
 
 * ``emailBlacklisted`` true: suppressed from all email. Brevo does not say why on the contact;
-  the reason shows in the contact's campaign statistics. The latest of ``hardBounces``
-  (-> bounced), ``complaints`` (-> complained) and ``unsubscriptions`` (-> unsubscribed) in the
-  90 days up to the contact's ``modifiedAt`` decides; with none found it is ``unsubscribed``
-  (every one of the three suppresses, so the fallback never under-protects).
+  the reason shows in the contact's campaign statistics. Nothing is sent to a blacklisted
+  contact, so the latest of ``hardBounces`` (-> bounced), ``complaints`` (-> complained) and
+  ``unsubscriptions`` (-> unsubscribed) up to its ``modifiedAt`` decides, looked up in 90-day
+  spans walking back to its ``createdAt`` at most; with none found it is ``unsubscribed`` (all three
+  suppress, so the fallback never under-protects).
 * not blacklisted with ``DOUBLE_OPT-IN`` = No: a double opt-in not confirmed -> pending.
 * otherwise subscribed (Brevo has no other opt-in state on a contact).
 * each id in ``listUnsubscribed``: unsubscribed from that list only (``list_id`` set).

@@ -49,6 +49,10 @@ class BrevoPusher:
             raise VendorError(
                 VENDOR, "ensure_targets", f"Brevo has no tags ({unsupported[0].name!r}): use a list"
             )
+        holding = Target(TargetKind.LIST, self.settings.import_list_name)
+        if holding not in self._ids and any(t.kind == TargetKind.PROPERTY for t in wanted):
+            # attribute writes go through an import, which needs this list: made with them
+            wanted.append(holding)
         lists = [t for t in wanted if t.kind == TargetKind.LIST]
         if lists:
             known = {item["name"]: str(item["id"]) async for item in self.client.all_lists()}
@@ -171,10 +175,8 @@ class BrevoPusher:
         self, changes: Sequence[Change], indexes: list[int]
     ) -> dict[int, ChangeResult]:
         names = await self.ensure_targets([changes[i].target for i in indexes])
-        holding = await self.ensure_targets(
-            [Target(TargetKind.LIST, self.settings.import_list_name)]
-        )
-        holding_id = int(next(iter(holding.values())))
+        holding = Target(TargetKind.LIST, self.settings.import_list_name)
+        holding_id = int((await self.ensure_targets([holding]))[holding])
         out: dict[int, ChangeResult] = {}
         rows: dict[str, dict[str, str]] = {}
         row_changes: dict[str, list[int]] = defaultdict(list)

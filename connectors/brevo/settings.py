@@ -79,7 +79,8 @@ class BrevoSettings(ConnectorSettings):
     #: contacts per page of the activity stream (each costs ceil(activity_days / 90) calls)
     activity_page_size: int = Field(default=100, gt=0, le=CONTACTS_PAGE_MAX)
     contacts_page_size: int = Field(default=CONTACTS_PAGE_MAX, gt=0, le=CONTACTS_PAGE_MAX)
-    #: look up why a blacklisted contact is blacklisted (one campaignStats call each)
+    #: look up why a blacklisted contact is blacklisted (campaignStats, 90 days a call, walking
+    #: back from its modifiedAt, to its createdAt at most, until a cause shows)
     consent_reason_lookup: bool = True
     #: list every attribute import goes to: Brevo's import requires one; not for sending
     import_list_name: str = "syncd attribute updates (do not send)"

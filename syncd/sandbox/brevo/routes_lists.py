@@ -159,11 +159,13 @@ class ListRoutes:
         success: list[str | int] = []
         failure: list[str | int] = []
         for key, contact in self._targets(body):
-            if contact is None or lst.id not in contact.list_ids:
+            if contact is None:
                 failure.append(key)
                 continue
-            contact.list_ids.discard(lst.id)
-            self.state.touch(contact)
+            # like add, removal is idempotent: a contact already out counts as removed
+            if lst.id in contact.list_ids:
+                contact.list_ids.discard(lst.id)
+                self.state.touch(contact)
             success.append(key)
         if not success:
             raise bad_request("Contact already removed from list and/or does not exist")
