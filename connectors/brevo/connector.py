@@ -83,6 +83,7 @@ class BrevoConnector(Connector):
             },
             rate_limits=dict(self.http.policy.windows),
             max_connections=self.http.policy.max_connections,
+            reports_memberships=True,
             extra={
                 "attribute_writes": "POST /contacts/import (batch deprecated 2026-10-30)",
                 "import_max_bytes": self.brevo.import_max_bytes,

@@ -85,6 +85,7 @@ class HubSpotConnector(Connector):
             },
             rate_limits=self.windows(self.hs),
             max_connections=self.hs.max_connections or DEFAULT_CONNECTIONS,
+            reports_memberships=True,
             extra={"search_page_max": s.SEARCH_PAGE_MAX, "search_total_max": s.SEARCH_TOTAL_MAX},
         )
 

@@ -87,6 +87,7 @@ class MailchimpConnector(Connector):
             },
             rate_limits=dict(self.http.policy.windows),
             max_connections=self.http.policy.max_connections,
+            reports_memberships=True,
             extra={"page_max": s.PAGE_MAX, "limit": "10 simultaneous connections per API key"},
         )
 
