@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -43,6 +44,8 @@ SINGLE_THREAD_BELOW = 20_000
 
 #: a centroid this many standard deviations from the overall mean earns a word
 _DISTINCT_Z = 0.5
+#: ... and this many a "very"
+_STRONG_Z = 1.5
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,22 @@ def _engagement(centroid_z: np.ndarray) -> float:
     return float(centroid_z[:-1].sum() - centroid_z[-1])
 
 
+def _word(z: float, high: str, low: str) -> str:
+    word = high if z > 0 else low
+    if abs(z) < _STRONG_Z:
+        return word
+    return "long lapsed" if word == "lapsed" else f"very {word}"
+
+
 def describe(centroid_z: np.ndarray, max_words: int = 3) -> str:
     """A persona from a centroid in standard deviations from the overall mean ("frequent
     clickers, high spend, recent"): the most distinctive features first."""
     words: list[tuple[float, str]] = [
-        (abs(z), high if z > 0 else low)
+        (abs(z), _word(z, high, low))
         for (_, high, low), z in zip(_COUNT_FEATURES, centroid_z[:-1], strict=True)
     ]
-    recency_z = centroid_z[-1]
-    words.append((abs(recency_z), _RECENCY_WORDS[0] if recency_z > 0 else _RECENCY_WORDS[1]))
+    recency_z = float(centroid_z[-1])
+    words.append((abs(recency_z), _word(recency_z, *_RECENCY_WORDS)))
     words.sort(key=lambda item: -item[0])
     distinct = [word for strength, word in words if strength >= _DISTINCT_Z][:max_words]
     return ", ".join(distinct) if distinct else "average engagement"
@@ -142,15 +152,18 @@ def describe(centroid_z: np.ndarray, max_words: int = 3) -> str:
 
 def _personas(centroids_z: np.ndarray) -> list[str]:
     names: list[str] = []
+    seen: list[frozenset[str]] = []  # word sets: "a, b" and "b, a" read the same
     for index, centroid in enumerate(centroids_z):
         # two clusters that read alike get more words; if they still do, a number
         for max_words in range(3, len(CLUSTER_FEATURES) + 1):
             name = describe(centroid, max_words)
-            if name not in names:
+            if frozenset(name.split(", ")) not in seen:
                 break
-        if name in names:
+        words = frozenset(name.split(", "))
+        if words in seen:
             name = f"{name} ({index})"
         names.append(name)
+        seen.append(words)
     return names
 
 
@@ -208,6 +221,7 @@ def fit_clusters(frame: pd.DataFrame, settings: ClusterSettings) -> ClusterOutco
         "n": n,
         "n_fit": len(matrix),
         "algorithm": type(model).__name__,
+        "sklearn": sklearn.__version__,
         "features": list(CLUSTER_FEATURES),
         "clusters": [
             {

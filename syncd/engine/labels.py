@@ -39,14 +39,12 @@ class Outcomes:
     horizon_days: int
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _epoch(moment: datetime) -> int:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return int(aware.timestamp())
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    # the store keeps UTC datetimes without a zone (SQLite drops it anyway)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return int(_utc(moment).timestamp())
 
 
 def load_outcomes(
@@ -75,7 +73,7 @@ def load_outcomes(
     )
 
     ct = Contact.__table__.c  # type: ignore[attr-defined]
-    created_before = case((ct.created_at < _naive_utc(cutoff), 1), else_=0)
+    created_before = case((ct.created_at < _utc(cutoff), 1), else_=0)
     contacts_query = select(
         ct.id.label("contact_id"), created_before.label("created_before")
     ).where(ct.account_id == account_id)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sqlalchemy import Connection, Engine, func, select
 
 from syncd.engine.clusters import ClusterSettings, TrainedClusters, fit_clusters, native_threads
+from syncd.engine.features import compute_features
 from syncd.engine.fields import FIELDS, FieldType
 from syncd.engine.labels import (
     LabelledSet,
@@ -49,6 +51,7 @@ from syncd.engine.labels import (
     load_outcomes,
     propensity_examples,
 )
+from syncd.engine.settings import ScoringSettings
 from syncd.store.models import ModelArtifact
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,8 @@ class TrainReport:
     account_id: str
     cutoff: datetime
     outcomes: dict[str, ModelOutcome]
+    #: seconds: "features" (both frames and the outcomes), "churn", "propensity", "clusters"
+    timings: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         return [
@@ -188,7 +193,8 @@ def _stack(columns: list[np.ndarray | None], rows: np.ndarray | int) -> np.ndarr
 def _log1p_nonnegative(x: np.ndarray) -> np.ndarray:
     # features are counts, sums, rates and day counts: never negative by construction
     result: np.ndarray = np.maximum(x, 0.0)
-    return np.log1p(result, out=result)
+    np.log1p(result, out=result)
+    return result
 
 
 def candidates(n_rows: int, random_state: int) -> dict[str, ClassifierMixin | Pipeline]:
@@ -428,11 +434,11 @@ def _safely(method: Any, frame: pd.DataFrame) -> Any:
 # --- training -------------------------------------------------------------------------------
 
 
-def _compute_features(conn: Connection, account_id: str, now: datetime) -> pd.DataFrame:
-    from syncd.engine.features import compute_features  # E1's module
-
-    frame: pd.DataFrame = compute_features(conn, account_id, now=now)
-    return frame
+def _compute_features(
+    conn: Connection, account_id: str, now: datetime, scoring: ScoringSettings | None
+) -> pd.DataFrame:
+    # features only: scores would be measured on a past frame and are not model inputs
+    return compute_features(conn, account_id, now=now, settings=scoring, with_scores=False)
 
 
 def train(
@@ -441,34 +447,55 @@ def train(
     now: datetime,
     settings: ModelSettings | None = None,
     *,
+    scoring: ScoringSettings | None = None,
     current: pd.DataFrame | None = None,
 ) -> TrainReport:
     """Train churn, propensity and clusters for one account and store those that could be.
 
-    ``current`` (the frame as of ``now``) can be passed by a caller that already has it; the
-    clusters are fitted on it. The classifiers learn from the frame as of ``now - horizon``.
+    ``scoring`` is the account's scoring settings (currency rates for revenue features; its
+    inactivity threshold is the churn one when ``settings`` is not given). ``current`` (the frame
+    as of ``now``) can be passed by a caller that already has it; the clusters are fitted on it.
+    The classifiers learn from the frame as of ``now - horizon`` and the outcomes after it.
     """
-    settings = settings or ModelSettings()
+    if settings is None:
+        settings = ModelSettings(inactivity_days=(scoring or ScoringSettings()).inactivity_days)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     cutoff = now - timedelta(days=settings.horizon_days)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal started
+        timings[name] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+
     with engine.connect() as conn:
-        past = _compute_features(conn, account_id, cutoff)
+        past = _compute_features(conn, account_id, cutoff, scoring)
         outcomes = load_outcomes(conn, account_id, cutoff, settings.horizon_days)
         if current is None:
-            current = _compute_features(conn, account_id, now)
+            current = _compute_features(conn, account_id, now, scoring)
+    lap("features")
     churn, churn_msg = fit_classifier(
         CHURN,
         churn_examples(past, outcomes, settings.inactivity_days),
         settings,
         active_within=float(settings.inactivity_days),
     )
+    lap(CHURN)
     propensity, propensity_msg = fit_classifier(
         PROPENSITY, propensity_examples(past, outcomes), settings, active_within=None
     )
+    lap(PROPENSITY)
     clustered = fit_clusters(current, settings.clusters)
+    lap(CLUSTERS)
+    split = {"cutoff": cutoff.isoformat(), "horizon_days": settings.horizon_days}
     fitted: dict[str, tuple[object | None, str, dict[str, Any]]] = {
-        CHURN: (churn, churn_msg, churn.metrics if churn else {}),
-        PROPENSITY: (propensity, propensity_msg, propensity.metrics if propensity else {}),
+        CHURN: (churn, churn_msg, {**churn.metrics, **split} if churn else {}),
+        PROPENSITY: (
+            propensity,
+            propensity_msg,
+            {**propensity.metrics, **split} if propensity else {},
+        ),
         CLUSTERS: (
             clustered.trained,
             clustered.message,
@@ -480,13 +507,8 @@ def train(
         for kind, (payload, message, metrics) in fitted.items():
             version = None
             if payload is not None:
-                metrics = {
-                    **metrics,
-                    "cutoff": cutoff.isoformat(),
-                    "horizon_days": settings.horizon_days,
-                }
                 version = store_artifact(conn, account_id, kind, now, metrics, payload)
             else:
                 log.info(message)
             report[kind] = ModelOutcome(kind, payload is not None, message, metrics, version)
-    return TrainReport(account_id=account_id, cutoff=cutoff, outcomes=report)
+    return TrainReport(account_id=account_id, cutoff=cutoff, outcomes=report, timings=timings)
