@@ -271,3 +271,27 @@ class ModelArtifact(SQLModel, table=True):
     trained_at: datetime
     metrics: dict[str, Any] = _json()
     blob: bytes = Field(sa_column=Column(LargeBinary))
+
+
+class ResyncRequest(SQLModel, table=True):
+    """An admin-requested run, queued in the store so any daemon on it picks it up.
+
+    ``status``: pending -> running (claimed by one daemon, which holds the account's lock while
+    it runs) -> done / failed. A ``running`` row whose account lock is free was left by a daemon
+    that died; it goes back to pending.
+    """
+
+    __tablename__ = "resync_request"
+    __table_args__ = (Index("ix_resync_pending", "status", "account_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(max_length=64)
+    full: bool = False
+    dry_run: bool = False
+    status: str = Field(default="pending", max_length=16)
+    requested_by: str = Field(default="cli", max_length=64)
+    requested_at: datetime
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    run_id: int | None = None
+    error: str | None = None
