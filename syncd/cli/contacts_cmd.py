@@ -38,17 +38,22 @@ def count_by_kind(pairs: Sequence[DuplicatePair]) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in KINDS}
 
 
-def duplicates_report(account_id: str, pairs: Sequence[DuplicatePair]) -> dict[str, Any]:
-    """What ``--json`` prints."""
+def duplicates_report(
+    account_id: str, pairs: Sequence[DuplicatePair], limit: int | None = None
+) -> dict[str, Any]:
+    """What ``--json`` prints: counts over every pair, the first ``limit`` pairs listed."""
     return {
         "account": account_id,
         "count": len(pairs),
         "by_kind": count_by_kind(pairs),
-        "pairs": [p.as_dict() for p in pairs],
+        "pairs": [p.as_dict() for p in pairs[:limit]],
     }
 
 
-def render_duplicates(console: Console, account_id: str, pairs: Sequence[DuplicatePair]) -> None:
+def render_duplicates(
+    console: Console, account_id: str, pairs: Sequence[DuplicatePair], limit: int | None = None
+) -> None:
+    """The most likely ``limit`` pairs as a table, then the count per kind over all of them."""
     if not pairs:
         console.print(f"No likely duplicates in account '{escape(account_id)}'.")
         return
@@ -57,7 +62,10 @@ def render_duplicates(console: Console, account_id: str, pairs: Sequence[Duplica
     table.add_column("emails")
     table.add_column("score", justify="right")
     table.add_column("reason")
-    for pair in pairs:
+    shown = pairs[:limit]
+    if len(shown) < len(pairs):
+        table.caption = f"the {len(shown)} most likely of {len(pairs)} pairs"
+    for pair in shown:
         table.add_row(
             pair.kind,
             escape(f"{pair.emails[0]}\n{pair.emails[1]}"),
@@ -112,13 +120,14 @@ def duplicates_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     try:
-        pairs = find_duplicates(engine, account, limit=limit)
+        # every pair, not just ``limit``: the per-kind counts cover the whole account
+        pairs = find_duplicates(engine, account)
     except SyncdError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(duplicates_report(account, pairs), indent=2))
+        typer.echo(json.dumps(duplicates_report(account, pairs, limit), indent=2))
     else:
-        render_duplicates(Console(), account, pairs)
+        render_duplicates(Console(), account, pairs, limit)

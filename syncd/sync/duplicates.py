@@ -338,15 +338,20 @@ def _same_mailbox(
         elif a.domain in GMAIL_DOMAINS and (
             a.domain != b.domain or _without_plus(a.local) != _without_plus(b.local)
         ):
-            yield _pair(
-                a,
-                b,
-                "gmail_normalised",
-                SCORES["gmail_normalised"],
-                "the same Gmail mailbox: Gmail ignores dots, plus-tags and googlemail.com",
-            )
+            yield _pair(a, b, "gmail_normalised", SCORES["gmail_normalised"], _gmail_reason(a, b))
         else:
             yield _pair(a, b, "plus_tag", SCORES["plus_tag"], "the same address apart from a +tag")
+
+
+def _gmail_reason(a: _Row, b: _Row) -> str:
+    ignored = []
+    if a.local.replace(".", "") != b.local.replace(".", "") or "+" in a.local + b.local:
+        ignored.append("+tags")
+    if _without_plus(a.local) != _without_plus(b.local) and "." in a.local + b.local:
+        ignored.append("dots")
+    if a.domain != b.domain:
+        ignored.append("googlemail.com for gmail.com")
+    return "one Gmail mailbox (Gmail ignores " + " and ".join(sorted(ignored)) + ")"
 
 
 def _same_name_company_phone(rows: Sequence[_Row]) -> Iterator[DuplicatePair]:

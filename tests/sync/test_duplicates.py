@@ -153,6 +153,13 @@ def test_each_kind_found_with_known_answers(engine: Engine) -> None:
     assert all(0.0 < p.score <= 1.0 and p.reason for p in found)
     typo = next(p for p in found if p.emails == ("piotr.nowak@gmail.com", "piotr.nowak@gmial.com"))
     assert typo.contact_ids == (7, 8) and "gmial.com" in typo.reason and "gmail.com" in typo.reason
+    reasons = {p.emails: p.reason for p in found}
+    assert reasons[("john.smith@gmail.com", "johnsmith@gmail.com")] == (
+        "one Gmail mailbox (Gmail ignores dots)"
+    )
+    assert reasons[("anna.k@googlemail.com", "annak@gmail.com")] == (
+        "one Gmail mailbox (Gmail ignores dots and googlemail.com for gmail.com)"
+    )
 
 
 def test_order_is_score_then_ids_and_limit_cuts_it(engine: Engine) -> None:
@@ -323,6 +330,11 @@ def test_command_prints_table_and_counts(config_file: Path) -> None:
     assert "piotr.nowak@gmial.com" in result.output and "domain_typo" in result.output
     assert "Per kind" in result.output and "total" in result.output
 
+    args = ["contacts", "duplicates", "-c", str(config_file), "-a", "acme", "--limit", "1"]
+    limited = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert "the 1 most likely of 8 pairs" in limited.output
+    assert "domain_typo" in limited.output  # in the per-kind counts, not the one row shown
+
 
 def test_command_json_and_limit(config_file: Path) -> None:
     from syncd.cli.main import app
@@ -341,6 +353,7 @@ def test_command_json_and_limit(config_file: Path) -> None:
     }
     limited = json.loads(CliRunner().invoke(app, [*args, "--limit", "2"]).output)
     assert limited["pairs"] == report["pairs"][:2]
+    assert limited["by_kind"] == report["by_kind"] and limited["count"] == len(EXPECTED)
 
 
 def test_command_unknown_account_is_refused(config_file: Path) -> None:
