@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("db", "syncd.cli.db_cmd", "Create and upgrade the store's schema."),
     ("sandbox", "syncd.cli.sandbox_cmd", "Seed and serve the vendor sandbox."),
     ("segments", "syncd.cli.segments_cmd", "Preview segments and explain memberships."),
+    ("models", "syncd.cli.models_cmd", "Train predictive models and clusters; list stored ones."),
 ]
 
 #: single commands: (module, function name)
