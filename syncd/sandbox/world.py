@@ -83,6 +83,7 @@ class SandboxWorld:
         *,
         base_urls: Mapping[str, str] | None = None,
         rate_limits: Mapping[str, Mapping[str, tuple[int, float]]] | None = None,
+        connector_options: Mapping[str, Mapping[str, int | str | bool]] | None = None,
         extra_account: str = "",
     ) -> str:
         """A config for one account over every sandbox (``base_urls`` when served)."""
@@ -102,6 +103,8 @@ class SandboxWorld:
                 lines.append(f"base_url = {_q(base_urls[tool])}")
             if tool == "hubspot":
                 lines.append(f"purchase_event_type = {_q(sandbox.purchase_event_type)}")  # type: ignore[attr-defined]
+            for key, value in (connector_options or {}).get(tool, {}).items():
+                lines.append(f"{key} = {_toml_value(value)}")
             for window, (requests, seconds) in (rate_limits or {}).get(tool, {}).items():
                 lines.append(
                     f"rate_limits.{window} = {{ requests = {requests}, per_seconds = {seconds} }}"
@@ -133,6 +136,12 @@ class SandboxWorld:
 def _api_key(sandbox: VendorSandbox) -> str:
     key: str = sandbox.api_key  # type: ignore[attr-defined]
     return key
+
+
+def _toml_value(value: int | str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else _q(value)
 
 
 def _q(text: str) -> str:

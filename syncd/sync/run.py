@@ -281,20 +281,15 @@ class SyncRun:
             if not targets:
                 continue
             if self.options.dry_run:
-                # a dry run creates nothing: map what exists, one target at a time
-                original = connector.settings.create_missing
-                connector.settings.create_missing = False
-                try:
-                    for target in targets:
-                        try:
-                            found = await connector.ensure_targets([target])
-                        except VendorError:
-                            continue
-                        remote.update(
-                            {TargetKey(tool, t.kind, t.name): rid for t, rid in found.items()}
-                        )
-                finally:
-                    connector.settings.create_missing = original
+                # a dry run's connectors create nothing: map what exists, one at a time
+                for target in targets:
+                    try:
+                        found = await connector.ensure_targets([target])
+                    except VendorError:
+                        continue
+                    remote.update(
+                        {TargetKey(tool, t.kind, t.name): rid for t, rid in found.items()}
+                    )
                 continue
             try:
                 found = await connector.ensure_targets(targets)

@@ -16,13 +16,19 @@ from syncd.sync.run import RunOptions, RunReport, RunSpec, SyncRun
 
 
 def build_connectors(
-    account: AccountConfig, http_options: Mapping[str, Mapping[str, Any]] | None = None
+    account: AccountConfig,
+    http_options: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    read_only: bool = False,
 ) -> dict[str, Connector]:
     """One connector per configured tool; ``http_options`` (per tool) reach ``VendorHttp``
-    (tests and the demo pass a sandbox ``transport`` and a shared ``clock``)."""
+    (tests and the demo pass a sandbox ``transport`` and a shared ``clock``). ``read_only``
+    connectors create no missing list, tag or property (a dry run)."""
     built: dict[str, Connector] = {}
     for name, settings in account.connectors.items():
         cls = get_connector(name)
+        if read_only:
+            settings = settings.model_copy(update={"create_missing": False})
         built[name] = cls.build(
             settings, account.api_key(name), **dict((http_options or {}).get(name, {}))
         )
@@ -104,7 +110,7 @@ async def run_account(
     clock: Clock | None = None,
 ) -> RunReport:
     account = config.account(account_id)
-    connectors = build_connectors(account, http_options)
+    connectors = build_connectors(account, http_options, read_only=dry_run)
     try:
         run = SyncRun(
             engine,
