@@ -115,7 +115,13 @@ class LabelledSet:
     """The examples for one model: feature rows as of the cut-off and a 0/1 outcome."""
 
     features: pd.DataFrame
-    target: np.ndarray  # int8, aligned with ``features``
+    target: np.ndarray  # int8, one per example
+    #: positions of the examples in ``features`` (None: every row). Positions, not a copy of
+    #: the rows: the frame can be a million contacts wide with text columns
+    rows: np.ndarray | None = None
+
+    def positions(self) -> np.ndarray:
+        return np.arange(len(self.features)) if self.rows is None else self.rows
 
 
 def churn_examples(past: pd.DataFrame, outcomes: Outcomes, inactivity_days: float) -> LabelledSet:
@@ -125,7 +131,7 @@ def churn_examples(past: pd.DataFrame, outcomes: Outcomes, inactivity_days: floa
         past, inactivity_days
     )
     churned = joined["engaged_after"].fillna(0.0).to_numpy() == 0
-    return LabelledSet(features=past.loc[eligible], target=churned[eligible].astype("int8"))
+    return LabelledSet(past, churned[eligible].astype("int8"), np.flatnonzero(eligible))
 
 
 def propensity_examples(past: pd.DataFrame, outcomes: Outcomes) -> LabelledSet:
@@ -133,4 +139,4 @@ def propensity_examples(past: pd.DataFrame, outcomes: Outcomes) -> LabelledSet:
     joined = outcomes.frame.reindex(past.index)
     eligible = joined["known"].fillna(False).to_numpy(dtype=bool)
     bought = joined["purchases_after"].fillna(0.0).to_numpy() > 0
-    return LabelledSet(features=past.loc[eligible], target=bought[eligible].astype("int8"))
+    return LabelledSet(past, bought[eligible].astype("int8"), np.flatnonzero(eligible))

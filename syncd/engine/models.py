@@ -257,36 +257,39 @@ def fit_classifier(
     reason = _not_enough(kind, n, positives, settings)
     if reason:
         return None, reason
+    seed = settings.random_state
+    # sample first, then copy only the sampled rows out of the (possibly million-row) frame
+    positions = examples.positions()
+    cv_rows = _stratified_rows(target, settings.cv_max_rows, seed)
+    fit_rows = _stratified_rows(target, settings.fit_max_rows, seed)
     features = model_features(examples.features)
-    matrix = model_matrix(examples.features, features)
+    columns = _columns(examples.features, features)
+    fit_matrix = _stack(columns, positions[fit_rows])
     # a column that never varies (or is never known) teaches nothing and trips the binning of
     # gradient boosting: leave it out, and remember which columns were kept
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        varies = np.nan_to_num(np.nanstd(matrix, axis=0), nan=0.0) > 0
+        varies = np.nan_to_num(np.nanstd(fit_matrix, axis=0), nan=0.0) > 0
     features = [name for name, keep in zip(features, varies, strict=True) if keep]
-    matrix = matrix[:, varies]
     if not features:
         return None, f"{kind} model not trained: no feature varies across the {n} examples"
-    seed = settings.random_state
-    cv_rows = _stratified_rows(target, settings.cv_max_rows, seed)
-    minority = int(min(target[cv_rows].sum(), len(cv_rows) - target[cv_rows].sum()))
+    fit_matrix = fit_matrix[:, varies]
+    cv_matrix = _stack(columns, positions[cv_rows])[:, varies]
+    cv_target = target[cv_rows]
+    minority = int(min(cv_target.sum(), len(cv_rows) - cv_target.sum()))
     n_folds = settings.cv_folds if len(cv_rows) < LARGE_CV_ROWS else settings.cv_folds_large
     folds = StratifiedKFold(n_splits=min(n_folds, minority), shuffle=True, random_state=seed)
     auc: dict[str, float] = {}
     auc_std: dict[str, float] = {}
     with native_threads(len(cv_rows)):
         for name, estimator in candidates(len(cv_rows), seed).items():
-            scores = cross_val_score(
-                estimator, matrix[cv_rows], target[cv_rows], cv=folds, scoring="roc_auc"
-            )
+            scores = cross_val_score(estimator, cv_matrix, cv_target, cv=folds, scoring="roc_auc")
             auc[name], auc_std[name] = float(np.mean(scores)), float(np.std(scores))
     # ties go to the simpler, more explainable model
     chosen = max(auc, key=lambda name: (auc[name], name == LOGISTIC))
-    fit_rows = _stratified_rows(target, settings.fit_max_rows, seed)
     with native_threads(len(fit_rows)):
         estimator = candidates(len(fit_rows), seed)[chosen]
-        estimator.fit(matrix[fit_rows], target[fit_rows])
+        estimator.fit(fit_matrix, target[fit_rows])
     metrics = {
         "auc": {name: round(value, 4) for name, value in auc.items()},
         "auc_std": {name: round(value, 4) for name, value in auc_std.items()},
