@@ -32,6 +32,9 @@ GROUPS: list[tuple[str, str, str]] = [
 #: single commands: (module, function name)
 COMMANDS: list[tuple[str, str]] = [
     ("syncd.cli.demo_cmd", "demo"),
+    ("syncd.cli.run_cmd", "run"),
+    ("syncd.cli.resync_cmd", "resync"),
+    ("syncd.cli.resync_cmd", "runs"),
 ]
 
 
