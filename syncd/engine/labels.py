@@ -50,11 +50,14 @@ def _epoch(moment: datetime) -> int:
 def load_outcomes(
     conn: Connection, account_id: str, cutoff: datetime, horizon_days: int
 ) -> Outcomes:
-    """Outcome counts in ``[cutoff, cutoff + horizon)`` and whether each contact existed before."""
+    """Outcome counts in ``(cutoff, cutoff + horizon]`` and whether each contact existed by the
+    cut-off."""
     cut_ts = _epoch(cutoff)
     end_ts = _epoch(cutoff + timedelta(days=horizon_days))
     ev = ActivityEvent.__table__.c  # type: ignore[attr-defined]
-    in_horizon = (ev.occurred_ts >= cut_ts) & (ev.occurred_ts < end_ts)
+    # features count events up to and including their moment (features.py), so the outcome
+    # window starts strictly after the cut-off: no event is both a feature and an outcome
+    in_horizon = (ev.occurred_ts > cut_ts) & (ev.occurred_ts <= end_ts)
     engaged = case((in_horizon & ev.type.in_(ENGAGEMENT_TYPES), 1), else_=0)
     purchased = case((in_horizon & (ev.type == ActivityType.PURCHASE.value), 1), else_=0)
     events_query = (
@@ -64,7 +67,7 @@ def load_outcomes(
             func.sum(engaged).label("engaged_after"),
             func.sum(purchased).label("purchases_after"),
         )
-        .where(ev.account_id == account_id, ev.occurred_ts < end_ts)
+        .where(ev.account_id == account_id, ev.occurred_ts <= end_ts)
         .group_by(ev.contact_id)
     )
     events = pd.DataFrame(
@@ -73,7 +76,7 @@ def load_outcomes(
     )
 
     ct = Contact.__table__.c  # type: ignore[attr-defined]
-    created_before = case((ct.created_at < _utc(cutoff), 1), else_=0)
+    created_before = case((ct.created_at <= _utc(cutoff), 1), else_=0)
     contacts_query = select(
         ct.id.label("contact_id"), created_before.label("created_before")
     ).where(ct.account_id == account_id)
@@ -85,7 +88,7 @@ def load_outcomes(
     frame.index = frame.index.astype("int64")
     first_ts = pd.to_numeric(frame["first_ts"], errors="coerce").to_numpy(dtype="float64")
     # a contact imported after the cut-off but with older history (a merge) is still "known"
-    known = (frame["created_before"].to_numpy() == 1) | (first_ts < cut_ts)
+    known = (frame["created_before"].to_numpy() == 1) | (first_ts <= cut_ts)
     out = pd.DataFrame(
         {
             "known": known,
