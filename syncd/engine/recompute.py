@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,8 @@ class RecomputeReport:
     timings: dict[str, float] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     drifted: list[str] = field(default_factory=list)
+    #: score rows that differed from the stored ones (only those are written)
+    scores_written: int = 0
     frame: pd.DataFrame | None = None
 
 
@@ -136,11 +139,12 @@ def recompute(
     results = _evaluate(frame, segments, account_id)
     lap("segments")
     with engine.begin() as conn:
-        write_scores(conn, account_id, frame, now, replace_all=full)
+        written = write_scores(conn, account_id, frame, now, replace_all=full)
         lap("write_scores")
         snapshots = _write_segments(conn, account_id, results, now, settings, contact_ids, run_id)
         lap("write_segments")
         report = RecomputeReport(run_id, full, len(frame), timings, frame=frame)
+        report.scores_written = written
         report.segments = {s.segment: s.size for s in snapshots}
         report.drifted = [s.segment for s in snapshots if s.drift]
         conn.execute(
@@ -150,7 +154,11 @@ def recompute(
                 status="ok",
                 phase="done",
                 finished_at=datetime.now(UTC),
-                counts={"contacts": len(frame), "segments": len(snapshots)},
+                counts={
+                    "contacts": len(frame),
+                    "scores_written": written,
+                    "segments": len(snapshots),
+                },
                 timings=timings,
                 report={
                     "full": full,
@@ -227,17 +235,62 @@ def _write_segments(
     )
 
 
-def _column_values(frame: pd.DataFrame, column: str, *, nan_to_none: bool) -> list[Any]:
-    series = frame[column]
-    if column in _NUMERIC:
-        values = series.to_numpy(dtype=np.float64)
-        if not nan_to_none:
-            return values.tolist()
-        listed: list[Any] = values.tolist()
-        for i in np.flatnonzero(np.isnan(values)).tolist():
-            listed[i] = None
-        return listed
-    return series.astype(object).where(series.notna(), None).tolist()
+#: stored precision of the float scores: a change below it is not worth a write
+_DECIMALS = {"engagement_score": 2, "churn_risk": 4, "purchase_propensity": 4}
+_NULL_NUMBER = -1.0  # every stored number is >= 0: a safe stand-in for NULL when comparing
+
+
+def _encoded(frame: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
+    """Score columns as stored: numbers rounded (NULL -> -1), texts with NULL -> ''."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for column in SCORE_COLUMNS:
+        series = frame[column]
+        if column in _NUMERIC:
+            values = np.round(series.to_numpy(dtype=np.float64), _DECIMALS.get(column, 0))
+            out[column] = np.where(np.isnan(values), _NULL_NUMBER, values)
+        else:
+            out[column] = series.astype(object).where(series.notna(), "").to_numpy(dtype=object)
+    return out
+
+
+def _stored(
+    conn: Connection, account_id: str, ids: npt.NDArray[np.int64] | None
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
+    """(contact ids, encoded columns) of the stored score rows (``ids``: only those)."""
+    aggregates = [sql.string_agg(conn, "contact_id")]
+    for column in SCORE_COLUMNS:
+        if column in _NUMERIC:
+            aggregates.append(sql.string_agg(conn, f"COALESCE({column}, {_NULL_NUMBER})"))
+        else:
+            aggregates.append(sql.string_agg(conn, f"COALESCE({column}, '')", sql.SEP))
+    if ids is None:
+        chunks: list[tuple[str, dict[str, Any]]] = [("", {})]
+    else:
+        chunks = [
+            (f" AND contact_id IN ({','.join(map(str, part.tolist()))})", {})
+            for part in sql.split_ids(np.unique(ids), sql.LIST_CHUNK)
+        ]
+    found_ids: list[npt.NDArray[np.int64]] = []
+    found: dict[str, list[npt.NDArray[Any]]] = {c: [] for c in SCORE_COLUMNS}
+    for where, params in chunks:
+        row = conn.execute(
+            text(
+                f"SELECT {', '.join(aggregates)} FROM (SELECT * FROM contact_score "
+                f"WHERE account_id = :a{where} ORDER BY contact_id) AS s"
+            ),
+            {"a": account_id, **params},
+        ).one()
+        found_ids.append(sql.parse_ints(row[0]))
+        for column, joined in zip(SCORE_COLUMNS, row[1:], strict=True):
+            if column in _NUMERIC:
+                found[column].append(sql.parse_floats(joined))
+            else:
+                parts = joined.split(sql.SEP) if joined is not None else []
+                found[column].append(np.array(parts, dtype=object))
+    if not found_ids:
+        empty = {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in found}
+        return np.zeros(0, dtype=np.int64), empty
+    return np.concatenate(found_ids), {c: np.concatenate(v) for c, v in found.items()}
 
 
 def write_scores(
@@ -248,24 +301,51 @@ def write_scores(
     *,
     replace_all: bool,
 ) -> int:
-    """Store one ContactScore row per frame row (``replace_all``: the account's other rows go).
+    """Bring the ContactScore rows of the frame's contacts in line with it; returns rows written.
 
+    Only rows that differ from what is stored are written (``computed_at`` is when a row last
+    changed); ``replace_all`` (a full run) also drops rows of contacts no longer in the account.
     Rows go through the driver's executemany in one transaction: at a million contacts the
     ORM's per-row objects would cost more than computing the scores.
     """
     ids = frame.index.to_numpy(dtype=np.int64)
-    if replace_all:
-        conn.execute(delete(_SCORE).where(_SCORE.c.account_id == account_id))
-    else:
-        for part in sql.split_ids(ids, sql.LIST_CHUNK):
-            conn.execute(
-                delete(_SCORE).where(
-                    _SCORE.c.account_id == account_id, _SCORE.c.contact_id.in_(part.tolist())
-                )
+    new = _encoded(frame)
+    stored_ids, old = _stored(conn, account_id, None if replace_all else ids)
+    position = np.searchsorted(stored_ids, ids)
+    present = position < len(stored_ids)
+    present[present] = stored_ids[position[present]] == ids[present]
+    differs = ~present
+    for column in SCORE_COLUMNS:
+        before = old[column][position[present]]
+        differs[present] |= before != new[column][present]
+    stale = np.setdiff1d(stored_ids, ids) if replace_all else np.zeros(0, dtype=np.int64)
+    gone = np.concatenate([stale, ids[differs & present]])
+    for part in sql.split_ids(np.sort(gone), sql.LIST_CHUNK):
+        conn.execute(
+            delete(_SCORE).where(
+                _SCORE.c.account_id == account_id, _SCORE.c.contact_id.in_(part.tolist())
             )
+        )
+    _insert_scores(conn, account_id, ids[differs], {c: v[differs] for c, v in new.items()}, now)
+    return int(differs.sum())
+
+
+def _insert_scores(
+    conn: Connection,
+    account_id: str,
+    ids: npt.NDArray[np.int64],
+    encoded: dict[str, npt.NDArray[Any]],
+    now: datetime,
+) -> None:
+    columns: list[list[Any]] = []
+    for column in SCORE_COLUMNS:
+        values = encoded[column]
+        null = values == (_NULL_NUMBER if column in _NUMERIC else "")
+        listed: list[Any] = values.tolist()
+        for i in np.flatnonzero(null).tolist():
+            listed[i] = None
+        columns.append(listed)
     sqlite = conn.dialect.name == "sqlite"
-    # SQLite stores a NaN bound as a double as NULL; PostgreSQL needs a real None
-    columns = [_column_values(frame, c, nan_to_none=not sqlite) for c in SCORE_COLUMNS]
     computed = now.astimezone(UTC)
     stamp: Any = computed.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else computed
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -274,15 +354,14 @@ def write_scores(
     statement = f"INSERT INTO contact_score ({names}) VALUES ({marks})"
     id_list = ids.tolist()
     for start in range(0, len(id_list), _WRITE_BATCH):
-        stop = start + _WRITE_BATCH
+        stop = min(start + _WRITE_BATCH, len(id_list))
         rows = list(
             zip(
-                [account_id] * (min(stop, len(id_list)) - start),
+                repeat(account_id, stop - start),
                 id_list[start:stop],
-                [stamp] * (min(stop, len(id_list)) - start),
+                repeat(stamp, stop - start),
                 *(values[start:stop] for values in columns),
                 strict=True,
             )
         )
         conn.exec_driver_sql(statement, rows)
-    return len(id_list)

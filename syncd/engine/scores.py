@@ -128,7 +128,8 @@ def measure_reference(frame: pd.DataFrame, settings: ScoringSettings) -> ScoreRe
 
 
 def engagement_score(points: npt.NDArray[np.float64], saturation: float) -> Any:
-    return 100.0 * np.clip(points / saturation, 0.0, 1.0)
+    # two decimals: what is stored, so rules and the store see the same number
+    return np.round(100.0 * np.clip(points / saturation, 0.0, 1.0), 2)
 
 
 def quintile(

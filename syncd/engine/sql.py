@@ -55,7 +55,7 @@ RANGE_CHUNK = 50_000
 #: contact ids per IN list on the incremental path
 LIST_CHUNK = 2_000
 
-_SEP = "\x1f"  # unit separator: cannot appear unescaped in JSON text nor in an email
+SEP = "\x1f"  # unit separator: cannot appear unescaped in JSON text nor in an email
 
 
 @dataclass(frozen=True)
@@ -195,9 +195,7 @@ def events_sql(conn: Connection, chunk: Chunk, settings: ScoringSettings) -> str
         f"(({_big(conn, 'contact_id - :low')} << {CONTACT_SHIFT})"
         f" + ({_big(conn, 'occurred_ts')} << {TS_SHIFT}))"
     )
-    cents = (
-        f"(-1 - CAST(round(value * {_currency_case(settings)} * 100) AS BIGINT))"
-    )
+    cents = f"(-1 - CAST(round(value * {_currency_case(settings)} * 100) AS BIGINT))"
     whens = []
     for name, code in TYPE_CODES.items():
         if name == "purchase":
@@ -264,8 +262,8 @@ def read_contacts(
     # databases aggregate a sorted subquery in its order)
     row = conn.execute(
         text(
-            f"SELECT {string_agg(conn, 'id')}, {string_agg(conn, 'email', _SEP)}, "
-            f"{string_agg(conn, _epoch(conn, 'created_at'))}, {string_agg(conn, 'attrs', _SEP)} "
+            f"SELECT {string_agg(conn, 'id')}, {string_agg(conn, 'email', SEP)}, "
+            f"{string_agg(conn, _epoch(conn, 'created_at'))}, {string_agg(conn, 'attrs', SEP)} "
             f"FROM (SELECT id, email, created_at, {attrs} AS attrs FROM contact "
             f"WHERE {where} ORDER BY id) AS c"
         ),
@@ -274,9 +272,9 @@ def read_contacts(
     ids = parse_ints(row[0])
     if not np.array_equal(ids, chunk.ids):
         raise RuntimeError("contacts changed while reading them; retry")
-    emails = row[1].split(_SEP) if row[1] else []
+    emails = row[1].split(SEP) if row[1] else []
     created = parse_ints(row[2])
-    attributes_json = "[" + (row[3] or "").replace(_SEP, ",") + "]"
+    attributes_json = "[" + (row[3] or "").replace(SEP, ",") + "]"
     return ChunkContacts(emails, created, attributes_json, _read_tools(conn, chunk, tools))
 
 

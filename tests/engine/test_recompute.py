@@ -158,3 +158,19 @@ def test_incremental_with_nothing_changed_writes_nothing(engine: Engine) -> None
     report = recompute(engine, "acct", ScoringSettings(), SEGMENTS, LATER, full=False)
     assert report.contacts == 0
     pd.testing.assert_frame_equal(_scores(engine), before)
+
+
+def test_scores_are_written_only_when_they_change(engine: Engine) -> None:
+    keys = load_population(engine, "acct", population(NOW, _people()))
+    first = recompute(engine, "acct", ScoringSettings(), SEGMENTS, NOW, full=True)
+    assert first.scores_written == 20
+    again = recompute(engine, "acct", ScoringSettings(), SEGMENTS, NOW, full=True)
+    assert again.scores_written == 0
+    _add_opens(engine, keys[2], 3, NOW)
+    third = recompute(engine, "acct", ScoringSettings(), SEGMENTS, NOW, full=True)
+    assert third.scores_written >= 1
+    stored = _scores(engine)
+    assert len(stored) == 20
+    assert stored.loc[keys[2], "engagement_score"] == pytest.approx(
+        third.frame.loc[keys[2], "engagement_score"]  # type: ignore[union-attr]
+    )
