@@ -294,18 +294,43 @@ def phase_incremental(path: Path) -> dict[str, Any]:
     }
 
 
-def run_phase(name: str, path: Path) -> dict[str, Any]:
+def run_phase(name: str, path: Path, timeout: float | None = None) -> dict[str, Any]:
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--db", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--phase", name, "--db", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": [f"stopped after {timeout:.0f} s"], "seconds": None, "peak_rss_mb": None}
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"], "seconds": None,
                 "peak_rss_mb": None, "wall": time.perf_counter() - started}  # fmt: skip
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def borrow_models(path: Path, directory: Path) -> str | None:
+    """When training could not finish on this store, copy the models of a smaller one, so the
+    full and incremental runs still pay for predictions from stored models."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    if conn.execute("SELECT count(*) FROM model_artifact").fetchone()[0]:
+        return None
+    for other in sorted(directory.glob("store-*.db")):
+        if other == path:
+            continue
+        conn.execute("ATTACH DATABASE ? AS other", (str(other),))
+        copied = conn.execute(
+            "INSERT INTO model_artifact (account_id, kind, version, trained_at, metrics, blob) "
+            "SELECT account_id, kind, version, trained_at, metrics, blob "
+            "FROM other.model_artifact"
+        ).rowcount
+        conn.execute("DETACH DATABASE other")
+        if copied:
+            return f"training did not finish: using the {copied} models of {other.name}"
+    return None
 
 
 def _peak_rss_mb() -> float:
@@ -348,6 +373,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/syncd-bench"))
     parser.add_argument("--phase", choices=(*PHASES, "build"))
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds before a phase is stopped"
+    )
     parser.add_argument("--db", type=Path)
     parser.add_argument("--skip", action="append", default=[], choices=PHASES)
     args = parser.parse_args()
@@ -368,8 +396,12 @@ def main() -> None:
         for name in PHASES:
             if name in args.skip:
                 continue
-            results[n][name] = run_phase(name, path)
+            results[n][name] = run_phase(name, path, args.timeout)
             r = results[n][name]
+            if name == "train" and "error" in r:
+                note = borrow_models(path, args.dir)
+                if note:
+                    print(f"  {note}", flush=True)
             print(f"  {n:>9} {name:<12} {_fmt(r.get('seconds'))} s  "
                   f"peak {_fmt(r.get('peak_rss_mb'))} MB  {_detail(r)}", flush=True)  # fmt: skip
     if not results:

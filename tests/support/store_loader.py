@@ -67,6 +67,10 @@ def load_population(engine: Engine, account_id: str, population: Population) -> 
     now = population.now
     ensure_account(engine, account_id, now)
     people = [p for p in population.people if p.email]
+    # two people with one normalised email are one contact (the first one's attributes)
+    first_of: dict[str, Person] = {}
+    for p in people:
+        first_of.setdefault(str(p.email), p)
     contact_t = Contact.__table__  # type: ignore[attr-defined]
     contacts = [
         {
@@ -78,7 +82,7 @@ def load_population(engine: Engine, account_id: str, population: Population) -> 
             "updated_at": _naive(now),
             "changed_at": _naive(now),
         }
-        for p in people
+        for p in first_of.values()
     ]
     with engine.begin() as conn:
         for batch in _batched(contacts):
@@ -92,6 +96,7 @@ def load_population(engine: Engine, account_id: str, population: Population) -> 
         )
         keys = {p.key: int(ids[p.email]) for p in people}
         identities, consents, events = [], [], []
+        consented: set[tuple[int, str]] = set()
         for p in people:
             contact_id = keys[p.key]
             for tool, presence in p.tools.items():
@@ -106,6 +111,9 @@ def load_population(engine: Engine, account_id: str, population: Population) -> 
                         "updated_at": _naive(presence.updated_at),
                     }
                 )
+                if (contact_id, tool) in consented:
+                    continue
+                consented.add((contact_id, tool))
                 consents.append(
                     {
                         "account_id": account_id,
