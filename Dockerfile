@@ -22,8 +22,9 @@ VOLUME ["/var/lib/syncd"]
 # the admin API (health, metrics); bind it to 0.0.0.0 in the config, with token_env set
 EXPOSE 8700
 
-# `syncd run` and its /healthz endpoint come with the daemon issue; until then this image
-# builds but its entry point has nothing to run.
+# /healthz answers without the admin token; `syncd run` exits 0 on SIGTERM (docker stop) after
+# letting the run in flight reach a safe point (its outbox resumes on the next start).
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8700/healthz', timeout=4).status == 200 else 1)"]
 

@@ -374,14 +374,20 @@ class Daemon:
             status = queue.PENDING
         else:
             status = queue.DONE if outcome.status == "ok" else queue.FAILED
-        queue.finish(
+        kept = queue.finish(
             self.engine,
             request.id,
             status=status,
             now=self.clock.now(),
+            daemon_id=self.options.daemon_id,
             run_id=outcome.run_id,
             error=outcome.error,
         )
+        if not kept:
+            log.warning(
+                "resync %d of %s was taken over by another daemon meanwhile",
+                request.id, request.account_id, extra={"request_id": request.id},
+            )  # fmt: skip
 
     def _runner(self) -> Runner:
         if self.options.runner is not None:

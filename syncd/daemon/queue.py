@@ -115,17 +115,23 @@ def finish(
     *,
     status: str,
     now: datetime,
+    daemon_id: str | None = None,
     run_id: int | None = None,
     error: str | None = None,
-) -> None:
+) -> bool:
+    """Record how a claimed request ended. With ``daemon_id``, only while that daemon still
+    holds the claim: a daemon that lost its lock (and so its claim) changes nothing."""
     table = _table()
     values: dict[str, Any] = {"status": status, "run_id": run_id, "error": error}
     if status == PENDING:
         values.update(claimed_by=None, claimed_at=None)  # interrupted: run it again later
     else:
         values["finished_at"] = now
+    condition = [table.c.id == request_id]
+    if daemon_id is not None:
+        condition += [table.c.claimed_by == daemon_id, table.c.status == RUNNING]
     with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == request_id).values(**values))
+        return bool(conn.execute(update(table).where(*condition).values(**values)).rowcount)
 
 
 def running_accounts(engine: Engine) -> list[tuple[int, str, str | None]]:

@@ -118,11 +118,11 @@ async def pg_rig(tmp_path: Path, population: Population, pg_url: str) -> AsyncIt
 
 
 async def wait_for(
-    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0, step: float = 0.02
+    predicate: Callable[[], bool | Awaitable[bool]], within: float = 20.0, step: float = 0.02
 ) -> None:
     """Poll until ``predicate`` holds (the daemon works on its own loop tasks)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         got = predicate()
         if not isinstance(got, bool):

@@ -90,7 +90,7 @@ async def test_one_run_per_account_at_a_time(rig: Rig) -> None:
     # a scheduled run while one is in flight is skipped, not stacked
     await wait_for(lambda: "demo" in daemon.locks.busy)
     await daemon._scheduled("demo", "incremental")
-    await wait_for(lambda: _all_done(daemon, 3), timeout=60)
+    await wait_for(lambda: _all_done(daemon, 3), within=60)
     assert overlaps == []
     assert [r["status"] for r in _requests(daemon)] == ["done", "done", "done"]
     skipped = daemon.metrics.skipped.labels("demo", "incremental", "busy")._value.get()
@@ -105,9 +105,9 @@ async def test_scheduled_jobs_fire(rig: Rig) -> None:
     assert set(jobs) == {"demo:incremental", "demo:full", "demo:train"}
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
     jobs["demo:full"].modify(next_run_time=datetime.now(UTC))
-    await wait_for(lambda: any(o.kind == "full" for o in daemon.outcomes), timeout=60)
+    await wait_for(lambda: any(o.kind == "full" for o in daemon.outcomes), within=60)
     jobs["demo:train"].modify(next_run_time=datetime.now(UTC))
-    await wait_for(lambda: any(o.kind == "train" for o in daemon.outcomes), timeout=60)
+    await wait_for(lambda: any(o.kind == "train" for o in daemon.outcomes), within=60)
     by_kind = {o.kind: o for o in daemon.outcomes}
     assert by_kind["full"].status == "ok", by_kind["full"]
     assert by_kind["train"].status == "ok", by_kind["train"]
@@ -167,7 +167,7 @@ async def test_stop_mid_push_then_next_start_finishes_the_outbox(rig: Rig) -> No
     daemon = rig.daemon(serve_api=False, http_options=slow)
     await daemon.start()
     daemon.enqueue("demo", full=True, dry_run=False, requested_by="test")
-    await wait_for(lambda: _phase(daemon) == "push", timeout=60, step=0.01)
+    await wait_for(lambda: _phase(daemon) == "push", within=60, step=0.01)
     await daemon.shutdown()  # grace 0: the run is cancelled at its next await
     assert _pending_outbox(daemon) > 0
     (request,) = _requests(daemon)
@@ -176,7 +176,7 @@ async def test_stop_mid_push_then_next_start_finishes_the_outbox(rig: Rig) -> No
 
     again = rig.daemon(serve_api=False)
     await again.start()
-    await wait_for(lambda: _all_done(again, 1), timeout=60)
+    await wait_for(lambda: _all_done(again, 1), within=60)
     assert _requests(again)[0]["status"] == "done"
     assert _pending_outbox(again) == 0
     table = Run.__table__  # type: ignore[attr-defined]
@@ -206,7 +206,7 @@ async def test_json_logs_of_a_full_run_hold_no_secret(rig: Rig) -> None:
         daemon = rig.daemon(redactor=redactor)
         await daemon.start()
         daemon.enqueue("demo", full=True, dry_run=False, requested_by="test")
-        await wait_for(lambda: _all_done(daemon, 1), timeout=60)
+        await wait_for(lambda: _all_done(daemon, 1), within=60)
         async with httpx.AsyncClient(base_url=str(daemon.api_url)) as http:
             await http.get("/accounts", headers={"Authorization": "Bearer wrong-" + TOKEN})
         await daemon.shutdown()
