@@ -85,6 +85,7 @@ class RunReport:
     blocked: dict[str, Any] = field(default_factory=dict)
     pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: what an interrupted earlier run had planned and this one finished first
+    resumed_pending: int = 0
     resumed: dict[str, dict[str, Any]] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     api: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -116,7 +117,7 @@ class SyncRun:
     async def execute(self) -> RunReport:
         report = self._start()
         try:
-            if report.plan.get("resumed_pending") and not self.options.dry_run:
+            if report.resumed_pending and not self.options.dry_run:
                 # finish what an interrupted run planned before planning anything new
                 await self._phase(report, "resume", self._resume(report))
             await self._phase(report, "pull", self._pull(report))
@@ -417,8 +418,7 @@ class SyncRun:
             pending = pending_count(conn, self.spec.account_id)
         self._run_id = run_id
         report = RunReport(run_id, self.spec.account_id, kind, self.options.dry_run)
-        if pending:
-            report.plan["resumed_pending"] = pending
+        report.resumed_pending = pending
         return report
 
     def _set_phase(self, run_id: int, phase: str) -> None:

@@ -90,7 +90,7 @@ async def test_a_run_killed_at_a_write_is_finished_by_the_next(
     rerun = await account.run(full=True)
     assert rerun.status == "ok", rerun.errors
     # what the killed run had planned is finished first
-    assert rerun.plan.get("resumed_pending", 0) == pending
+    assert rerun.resumed_pending == pending
     assert sum(1 for r in account.outbox() if r.status == "pending") == 0
 
     # the vendors hold exactly what the ledger records, and nothing is left to do
