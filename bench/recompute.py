@@ -329,7 +329,7 @@ def borrow_models(path: Path, directory: Path) -> str | None:
         ).rowcount
         conn.execute("DETACH DATABASE other")
         if copied:
-            return f"training did not finish: using the {copied} models of {other.name}"
+            return f"no models trained here: using the {copied} models of {other.name}"
     return None
 
 
@@ -395,13 +395,13 @@ def main() -> None:
         results[n] = {}
         for name in PHASES:
             if name in args.skip:
+                if name == "train" and (note := borrow_models(path, args.dir)):
+                    print(f"  {note}", flush=True)
                 continue
             results[n][name] = run_phase(name, path, args.timeout)
             r = results[n][name]
-            if name == "train" and "error" in r:
-                note = borrow_models(path, args.dir)
-                if note:
-                    print(f"  {note}", flush=True)
+            if name == "train" and "error" in r and (note := borrow_models(path, args.dir)):
+                print(f"  {note}", flush=True)
             print(f"  {n:>9} {name:<12} {_fmt(r.get('seconds'))} s  "
                   f"peak {_fmt(r.get('peak_rss_mb'))} MB  {_detail(r)}", flush=True)  # fmt: skip
     if not results:

@@ -163,11 +163,31 @@ def _chunk_frame(
     created_age = now_ts - contacts.created_ts
     columns["tenure_days"] = np.maximum(np.maximum(created_age, columns.pop("_oldest_age_s")), 0)
     columns["tenure_days"] = columns["tenure_days"] / DAY_S
-    columns["email"] = contacts.emails
-    columns["_attributes"] = json.loads(contacts.attributes_json)
+    columns["email"] = np.asarray(contacts.emails, dtype=object)
+    columns["email_domain"] = shared_strings([e.rpartition("@")[2] for e in contacts.emails])
     for tool, flags in contacts.tools.items():
         columns[f"in_{tool}"] = flags
+    attributes: list[dict[str, Any]] = json.loads(contacts.attributes_json)
+    customs = settings.custom_fields
+    if customs is None:
+        found: set[str] = set().union(*attributes) if attributes else set()
+        customs = tuple(str(k) for k in found if k not in ATTRIBUTES)
+    for column, key in [(a, a) for a in ATTRIBUTES] + [(CUSTOM_PREFIX + c, c) for c in customs]:
+        values = [a.get(key) for a in attributes]
+        # strings and nulls pass as they are; only other JSON values need turning into text
+        if not set(map(type, values)) <= _PLAIN:
+            values = [_as_text(v) for v in values]
+        columns[column] = shared_strings(values)
     return columns
+
+
+def shared_strings(values: list[Any]) -> npt.NDArray[np.object_]:
+    """An object array in which equal strings are one object (a million "FR" cost one)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    out = np.full(len(values), None, dtype=object)
+    known = codes >= 0
+    out[known] = np.asarray(uniques, dtype=object)[codes[known]]
+    return out
 
 
 def event_columns(
@@ -250,38 +270,27 @@ def _assemble(
     index = pd.Index(ids, dtype=np.int64, name="contact_id")
     if not parts:
         return _empty_frame(index)
-    numeric = [k for k in parts[0] if k not in ("email", "_attributes")]
-    data: dict[str, Any] = {k: np.concatenate([p[k] for p in parts]) for k in numeric}
-    emails = pd.Series(
-        np.concatenate([np.asarray(p["email"], dtype=object) for p in parts]),
-        index=index,
-        dtype=object,
-    )
-    data["email"] = emails
-    data["email_domain"] = pd.Series(
-        [e.rpartition("@")[2] for e in emails.tolist()], index=index, dtype=object
-    )
-    attributes = [a for p in parts for a in p["_attributes"]]
-    data.update(_attribute_columns(attributes, index, settings))
-    frame = pd.DataFrame(data, index=index)
-    return frame
-
-
-def _attribute_columns(
-    attributes: list[dict[str, Any]], index: pd.Index, settings: ScoringSettings
-) -> dict[str, pd.Series]:
-    customs = settings.custom_fields
-    if customs is None:
-        found: set[str] = set().union(*attributes) if attributes else set()
-        customs = tuple(sorted(str(k) for k in found if k not in ATTRIBUTES))
-    out: dict[str, pd.Series] = {}
-    for column, key in [(a, a) for a in ATTRIBUTES] + [(CUSTOM_PREFIX + c, c) for c in customs]:
-        values = [a.get(key) for a in attributes]
-        # strings and nulls pass as they are; only other JSON values need turning into text
-        if not set(map(type, values)) <= _PLAIN:
-            values = [_as_text(v) for v in values]
-        out[column] = pd.Series(values, index=index, dtype=object)
-    return out
+    names = list(dict.fromkeys(k for p in parts for k in p))
+    customs = sorted(k for k in names if k.startswith(CUSTOM_PREFIX))
+    if settings.custom_fields is not None:
+        customs = [CUSTOM_PREFIX + c for c in settings.custom_fields]
+    ordered = [k for k in names if not k.startswith(CUSTOM_PREFIX)] + customs
+    sizes = [len(p["email"]) for p in parts]
+    data: dict[str, Any] = {}
+    for name in ordered:
+        pieces = [
+            p.pop(name) if name in p else np.full(size, None, dtype=object)
+            for p, size in zip(parts, sizes, strict=True)
+        ]
+        # each column's chunk pieces go as soon as it is whole: memory stays at one frame
+        column = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        # object stays object (pandas would otherwise infer its own string dtype, None -> NaN)
+        data[name] = (
+            pd.Series(column, index=index, dtype=object, copy=False)
+            if column.dtype == object
+            else column
+        )
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def _as_text(value: Any) -> str | None:

@@ -174,28 +174,31 @@ def lifecycle(frame: pd.DataFrame, settings: ScoringSettings) -> npt.NDArray[np.
             idle > threshold / 2,
             back <= settings.reactivation_days,  # NaN compares False
         ],
-        ["new", "inactive", "at_risk", "reactivated"],
-        default="active",
+        [0, 3, 2, 4],
+        default=1,
     )
-    return stage.astype(object)
+    # one string object per stage, shared by every row
+    return np.asarray(LIFECYCLE_STAGES, dtype=object)[stage]
 
 
 def tiers(frame: pd.DataFrame, settings: ScoringSettings) -> npt.NDArray[np.object_]:
     rate = frame[settings.tier_rate_field].to_numpy(dtype=np.float64)
     tier = np.select(
         [np.isnan(rate), rate > settings.tier_high_rate, rate > 0],
-        ["unknown", "high", "medium"],
-        default="inactive",
+        [3, 0, 1],
+        default=2,
     )
-    return tier.astype(object)
+    return np.asarray(TIERS, dtype=object)[tier]
 
 
 def apply_scores(
     frame: pd.DataFrame, settings: ScoringSettings, reference: ScoreReference | None = None
 ) -> pd.DataFrame:
-    """``frame`` with the score and stage columns (``reference=None``: measured on ``frame``)."""
+    """``frame`` with the score and stage columns (``reference=None``: measured on ``frame``).
+
+    The columns are added to ``frame`` itself (at a million rows a copy costs real memory)."""
     reference = reference or measure_reference(frame, settings)
-    out = frame.copy()
+    out = frame
     points = frame["engagement_points"].to_numpy(dtype=np.float64)
     saturation = settings.score_saturation or reference.saturation
     out["engagement_score"] = engagement_score(points, saturation)
