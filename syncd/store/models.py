@@ -295,3 +295,32 @@ class ResyncRequest(SQLModel, table=True):
     finished_at: datetime | None = None
     run_id: int | None = None
     error: str | None = None
+
+
+class ErasureTombstone(SQLModel, table=True):
+    """What is left of an erased person: a salted hash of the email, so that a later pull does
+    not silently bring them back (the salt is the store's own secret, see ``StoreSecret``)."""
+
+    __tablename__ = "erasure_tombstone"
+    account_id: str = Field(primary_key=True, max_length=64)
+    email_hash: str = Field(primary_key=True, max_length=64)
+    erased_at: datetime
+
+
+class StoreSecret(SQLModel, table=True):
+    """Secrets the store generates for itself (the erasure tombstones' salt)."""
+
+    __tablename__ = "store_secret"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=128)
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Webhook deliveries already applied, by a key per delivery or event: a replay is refused."""
+
+    __tablename__ = "webhook_delivery"
+    account_id: str = Field(primary_key=True, max_length=64)
+    vendor: str = Field(primary_key=True, max_length=32)
+    delivery_key: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(index=True)
