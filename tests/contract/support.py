@@ -201,7 +201,8 @@ def statuses(exchanges: Iterable[Exchange]) -> Counter[int]:
 def refused(exchanges: Iterable[Exchange], allowed: frozenset[int] = frozenset()) -> list[str]:
     """Exchanges answered 4xx (the sandbox refused the request), except ``allowed`` statuses."""
     return [
-        f"{e.status} {e.method} {e.path}?{e.query} -> {str(e.response_body)[:200]}"
+        f"{e.status} {e.method} {e.path}?{e.query} {str(e.request_body)[:300]}"
+        f" -> {str(e.response_body)[:200]}"
         for e in exchanges
         if 400 <= e.status < 500 and e.status not in allowed
     ]

@@ -143,6 +143,9 @@ async def test_a_rejected_record_keeps_the_vendors_reason_and_the_rest_lands(nam
             answers = rig.sandbox.log.exchanges[start:]
             said = {s for e in answers for s in string_leaves(e.response_body) if len(s) >= 8}
             assert any(s in reason for s in said), f"{kind}: {reason!r} is not the vendor's word"
+            # the only requests the vendor refused are about the stranger
+            for line in refused(answers):
+                assert STRANGER in line or "stranger.nobody%40" in line, line
             if kind is TargetKind.PROPERTY:
                 assert {hooks.property_value(rig, e, vendor_id) for e in emails} == {"3"}
             else:
