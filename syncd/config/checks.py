@@ -73,6 +73,15 @@ def cross_check(
                 if key is not None:
                     keys[name] = key
         out.api_keys[i] = keys
+        hooks: dict[str, str] = {}
+        for vendor, hook in _table(account.get("webhooks")).items():
+            name = _table(hook).get("secret_env")
+            if isinstance(name, str):
+                loc = ("accounts", i, "webhooks", vendor, "secret_env")
+                secret = env_secret(out, env, name, loc)
+                if secret is not None:
+                    hooks[vendor] = secret
+        out.webhook_secrets[i] = hooks
         _check_segments(out, account, i, set(connectors), rule_checker)
         for tool in _table(account.get("properties")):
             if tool not in connectors:

@@ -85,6 +85,7 @@ def check_config_text(
         return CheckResult(in_file_order(problems))
     for i, account in enumerate(config.accounts):
         account._api_keys = secrets.api_keys.get(i, {})
+        account._webhook_secrets = secrets.webhook_secrets.get(i, {})
     config._store_url = secrets.store_url or config.store.url
     config._admin_token = secrets.admin_token
     return CheckResult([], config, summarise(config))

@@ -250,6 +250,18 @@ PropertySource = Literal[
 ]
 
 
+class WebhookSettings(_Section):
+    """One vendor's webhook receiver: the secret (named by an environment variable) that a
+    delivery must carry: Mailchimp in the URL path, Brevo as the Basic-auth password (with
+    ``username``) or in the path, HubSpot as the app's client secret (signature v3)."""
+
+    secret_env: str = Field(min_length=1)
+    #: Brevo: the Basic-auth user name; without it the secret goes in the path
+    username: str | None = None
+    #: deliveries older than this are refused as replays (HubSpot documents 5 minutes)
+    max_age_s: int = Field(default=300, ge=10)
+
+
 class AccountConfig(_Section):
     id: str = Field(pattern=SLUG)
     name: str = ""
@@ -260,7 +272,14 @@ class AccountConfig(_Section):
     segments: list[SegmentSettings] = Field(default_factory=list)
     #: per connector: vendor property / attribute / merge field -> the value it carries
     properties: dict[str, dict[str, PropertySource]] = Field(default_factory=dict)
+    #: per vendor (mailchimp, brevo, hubspot): how its webhooks authenticate
+    webhooks: dict[Literal["mailchimp", "brevo", "hubspot"], WebhookSettings] = Field(
+        default_factory=dict
+    )
+    #: activity older than this many days is dropped on the schedule (None: kept)
+    retention_days: int | None = Field(default=None, ge=1)
     _api_keys: dict[str, str] = PrivateAttr(default_factory=dict)
+    _webhook_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("connectors", mode="after")
     @classmethod
@@ -293,6 +312,10 @@ class AccountConfig(_Section):
 
     def segment(self, name: str) -> SegmentSettings:
         return next(s for s in self.segments if s.name == name)
+
+    def webhook_secret(self, vendor: str) -> str | None:
+        """The resolved webhook secret of one vendor; None when its webhooks are off."""
+        return self._webhook_secrets.get(vendor)
 
 
 class SyncdConfig(_Section):

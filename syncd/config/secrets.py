@@ -21,6 +21,8 @@ class Resolved:
     problems: list[ConfigProblem] = field(default_factory=list)
     #: account index -> connector name -> secret
     api_keys: dict[int, dict[str, str]] = field(default_factory=dict)
+    #: account index -> vendor -> webhook secret
+    webhook_secrets: dict[int, dict[str, str]] = field(default_factory=dict)
     store_url: str | None = None
     admin_token: str | None = None
 
