@@ -75,10 +75,10 @@ def cross_check(
         out.api_keys[i] = keys
         hooks: dict[str, str] = {}
         for vendor, hook in _table(account.get("webhooks")).items():
-            name = _table(hook).get("secret_env")
-            if isinstance(name, str):
-                loc = ("accounts", i, "webhooks", vendor, "secret_env")
-                secret = env_secret(out, env, name, loc)
+            secret_name = _table(hook).get("secret_env")
+            if isinstance(secret_name, str):
+                where = ("accounts", i, "webhooks", vendor, "secret_env")
+                secret = env_secret(out, env, secret_name, where)
                 if secret is not None:
                     hooks[vendor] = secret
         out.webhook_secrets[i] = hooks
