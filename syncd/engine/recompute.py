@@ -260,7 +260,10 @@ def _stored(
     aggregates = [sql.string_agg(conn, "contact_id")]
     for column in SCORE_COLUMNS:
         if column in _NUMERIC:
-            aggregates.append(sql.string_agg(conn, f"COALESCE({column}, {_NULL_NUMBER})"))
+            # as scaled integers: SQLite prints an integer several times faster than a double
+            scale = 10 ** _DECIMALS.get(column, 0)
+            expr = f"CAST(round(COALESCE({column}, {_NULL_NUMBER}) * {scale}) AS BIGINT)"
+            aggregates.append(sql.string_agg(conn, expr))
         else:
             aggregates.append(sql.string_agg(conn, f"COALESCE({column}, '')", sql.SEP))
     if ids is None:
@@ -270,27 +273,33 @@ def _stored(
             (f" AND contact_id IN ({','.join(map(str, part.tolist()))})", {})
             for part in sql.split_ids(np.unique(ids), sql.LIST_CHUNK)
         ]
+    # a plain scan in storage order, sorted here: walking the primary key index would cost a
+    # table lookup per row (ten times the scan on SQLite at a million rows)
+    not_indexed = " NOT INDEXED" if conn.dialect.name == "sqlite" else ""
     found_ids: list[npt.NDArray[np.int64]] = []
     found: dict[str, list[npt.NDArray[Any]]] = {c: [] for c in SCORE_COLUMNS}
     for where, params in chunks:
         row = conn.execute(
             text(
-                f"SELECT {', '.join(aggregates)} FROM (SELECT * FROM contact_score "
-                f"WHERE account_id = :a{where} ORDER BY contact_id) AS s"
+                f"SELECT {', '.join(aggregates)} FROM contact_score{not_indexed} "
+                f"WHERE account_id = :a{where}"
             ),
             {"a": account_id, **params},
         ).one()
         found_ids.append(sql.parse_ints(row[0]))
         for column, joined in zip(SCORE_COLUMNS, row[1:], strict=True):
             if column in _NUMERIC:
-                found[column].append(sql.parse_floats(joined))
+                scale = 10 ** _DECIMALS.get(column, 0)
+                found[column].append(np.round(sql.parse_ints(joined) / scale, 6))
             else:
                 parts = joined.split(sql.SEP) if joined is not None else []
                 found[column].append(np.array(parts, dtype=object))
     if not found_ids:
         empty = {c: np.zeros(0, dtype=np.float64 if c in _NUMERIC else object) for c in found}
         return np.zeros(0, dtype=np.int64), empty
-    return np.concatenate(found_ids), {c: np.concatenate(v) for c, v in found.items()}
+    stored_ids = np.concatenate(found_ids)
+    order = np.argsort(stored_ids, kind="stable")
+    return stored_ids[order], {c: np.concatenate(v)[order] for c, v in found.items()}
 
 
 def write_scores(
