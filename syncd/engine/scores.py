@@ -178,7 +178,8 @@ def lifecycle(frame: pd.DataFrame, settings: ScoringSettings) -> npt.NDArray[np.
         default=1,
     )
     # one string object per stage, shared by every row
-    return np.asarray(LIFECYCLE_STAGES, dtype=object)[stage]
+    names: npt.NDArray[np.object_] = np.asarray(LIFECYCLE_STAGES, dtype=object)[stage]
+    return names
 
 
 def tiers(frame: pd.DataFrame, settings: ScoringSettings) -> npt.NDArray[np.object_]:
@@ -188,7 +189,8 @@ def tiers(frame: pd.DataFrame, settings: ScoringSettings) -> npt.NDArray[np.obje
         [3, 0, 1],
         default=2,
     )
-    return np.asarray(TIERS, dtype=object)[tier]
+    names: npt.NDArray[np.object_] = np.asarray(TIERS, dtype=object)[tier]
+    return names
 
 
 def apply_scores(
