@@ -7,12 +7,13 @@ interrupted pull resumes from the last committed page and re-reading a page chan
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
+from syncd.gdpr.tombstone import ErasedFilter
 from syncd.records import ActivityRecord, ConsentRecord, ContactRecord, InvalidRecord, Page
 from syncd.store.bulk import insert_new, upsert
 from syncd.store.models import (
@@ -50,6 +51,8 @@ class IngestCounts:
     events_new: int = 0
     invalid: int = 0
     invalid_samples: list[str] = field(default_factory=list)
+    #: records of erased people (a tombstone matched their email): skipped, not stored
+    erased_skipped: int = 0
 
     def add(self, other: IngestCounts) -> None:
         self.contacts_new += other.contacts_new
@@ -58,6 +61,7 @@ class IngestCounts:
         self.consent_changes += other.consent_changes
         self.events_new += other.events_new
         self.invalid += other.invalid
+        self.erased_skipped += other.erased_skipped
         self.invalid_samples = (self.invalid_samples + other.invalid_samples)[:20]
 
 
@@ -67,11 +71,14 @@ class Ingestor:
     policy: MergePolicy
     now: datetime
     run_id: int | None = None
+    _erased: ErasedFilter | None = field(default=None, init=False, repr=False)
 
     # --- contacts --------------------------------------------------------------------------
 
     def contacts(self, conn: Connection, tool: str, page: Page[ContactRecord]) -> IngestCounts:
+        page, skipped = self._without_erased(conn, page)
         counts = self._invalid(conn, page.invalid)
+        counts.erased_skipped = skipped
         now = self.now
         by_email: dict[str, ContactRecord] = {}
         for record in page.records:  # the newest record per email within the page
@@ -162,7 +169,9 @@ class Ingestor:
     # --- consent ---------------------------------------------------------------------------
 
     def consent(self, conn: Connection, tool: str, page: Page[ConsentRecord]) -> IngestCounts:
+        page, skipped = self._without_erased(conn, page)
         counts = self._invalid(conn, page.invalid)
+        counts.erased_skipped = skipped
         now = self.now
         ids = self.contact_ids(conn, {r.email for r in page.records}, create=True)
         current = {
@@ -212,7 +221,9 @@ class Ingestor:
     # --- activity --------------------------------------------------------------------------
 
     def activity(self, conn: Connection, tool: str, page: Page[ActivityRecord]) -> IngestCounts:
+        page, skipped = self._without_erased(conn, page)
         counts = self._invalid(conn, page.invalid)
+        counts.erased_skipped = skipped
         now = self.now
         ids = self.contact_ids(conn, {r.email for r in page.records}, create=True)
         event_ids = [r.event_id for r in page.records]
@@ -247,6 +258,15 @@ class Ingestor:
         return counts
 
     # --- shared ----------------------------------------------------------------------------
+
+    def _without_erased(self, conn: Connection, page: Page[Any]) -> tuple[Page[Any], int]:
+        """The page less the records of erased people (GDPR tombstones), and how many."""
+        if self._erased is None:
+            self._erased = ErasedFilter(conn, self.account_id)
+        if not self._erased.hashes:
+            return page, 0
+        kept = [r for r in page.records if not self._erased.erased(r.email)]
+        return replace(page, records=kept), len(page.records) - len(kept)
 
     def _contacts_by_email(
         self, conn: Connection, emails: Iterable[str]
