@@ -25,6 +25,7 @@ from syncd.daemon import queue
 from syncd.daemon.metrics import last_success, latest_snapshots
 from syncd.daemon.openapi import openapi_document
 from syncd.daemon.views import iso, list_runs, run_detail
+from syncd.webhooks.service import for_daemon
 
 if TYPE_CHECKING:
     from syncd.daemon.daemon import Daemon
@@ -211,4 +212,6 @@ def build_app(daemon: Daemon) -> Starlette:
         Route("/resync/{request_id:int}", guarded(resync_request), methods=["GET"]),
         Route("/admin/reload", guarded(reload), methods=["POST"]),
     ]
+    # vendor webhooks authenticate their own way (secret path, Basic auth, signature)
+    routes += for_daemon(daemon).routes()
     return Starlette(routes=routes)

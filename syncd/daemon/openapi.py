@@ -327,6 +327,7 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    paths.update(_webhook_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -342,6 +343,13 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
+                "hubspotSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-HubSpot-Signature-v3",
+                    "description": "base64(HMAC-SHA256(client secret, method + URI + body + "
+                    "X-HubSpot-Request-Timestamp)); older than max_age_s is refused.",
+                },
             },
             "responses": {
                 "Unauthorized": _ok("Missing or wrong admin token.", _ref("Error")),
@@ -349,3 +357,56 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _webhook_paths() -> dict[str, Any]:
+    """The vendor webhook receivers (see :mod:`syncd.webhooks.service`): never the admin
+    token; each vendor authenticates its own way."""
+    secret = _path_param("secret", "string", "The account's webhook secret for this vendor.")
+    answers = {
+        "200": _ok("Applied (withdrawn consent propagates at once).", {"type": "object"}),
+        "400": _ok("Malformed delivery: nothing changed.", _ref("Error")),
+        "401": _ok("Not authenticated, or too old: nothing changed.", _ref("Error")),
+        "409": _ok("Replayed delivery: nothing changed.", _ref("Error")),
+        "413": _ok("Too large.", _ref("Error")),
+    }
+
+    def post(summary: str, op: str, security: list[dict[str, list[str]]], media: str) -> Any:
+        return {
+            "summary": summary,
+            "operationId": op,
+            "security": security,
+            "requestBody": {"required": True, "content": {media: {"schema": {"type": "object"}}}},
+            "responses": answers,
+        }
+
+    form = "application/x-www-form-urlencoded"
+    return {
+        "/webhooks/mailchimp/{account_id}/{secret}": {
+            "parameters": [_ACCOUNT, secret],
+            "get": {
+                "summary": "Mailchimp's URL check.",
+                "operationId": "mailchimpWebhookCheck",
+                "security": [],
+                "responses": {"200": _ok("The secret matches.", {"type": "string"}, "text/plain"),
+                              "401": answers["401"]},
+            },
+            "post": post("A Mailchimp audience webhook (secret in the path).",
+                         "mailchimpWebhook", [], form),
+        },
+        "/webhooks/brevo/{account_id}": {
+            "parameters": [_ACCOUNT],
+            "post": post("A Brevo marketing webhook (Basic auth).", "brevoWebhook",
+                         [{"basic": []}], _JSON),
+        },
+        "/webhooks/brevo/{account_id}/{secret}": {
+            "parameters": [_ACCOUNT, secret],
+            "post": post("A Brevo marketing webhook (secret in the path).", "brevoWebhookPath",
+                         [], _JSON),
+        },
+        "/webhooks/hubspot/{account_id}": {
+            "parameters": [_ACCOUNT],
+            "post": post("HubSpot webhooks v3 events (signature v3).", "hubspotWebhook",
+                         [{"hubspotSignature": []}], _JSON),
+        },
+    }  # fmt: skip

@@ -23,6 +23,7 @@ import base64
 import binascii
 import hmac
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -250,3 +251,28 @@ def _refuse(exc: WebhookRejected) -> Response:
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="syncd webhooks"'
     return response
+
+
+_BY_DAEMON: weakref.WeakKeyDictionary[Any, WebhookService] = weakref.WeakKeyDictionary()
+
+
+def for_daemon(daemon: Any) -> WebhookService:
+    """The daemon's webhook service (one per daemon: its workers outlive one app build)."""
+    service = _BY_DAEMON.get(daemon)
+    if service is None:
+
+        def locks() -> AccountLocks | None:
+            try:
+                found: AccountLocks = daemon.locks
+            except RuntimeError:
+                return None  # not started: nothing else runs accounts either
+            return found
+
+        def http_options(account_id: str) -> HttpOptions | None:
+            given = daemon.options.http_options
+            result: HttpOptions | None = given(account_id) if callable(given) else given
+            return result
+
+        service = WebhookService(daemon, locks=locks, http_options=http_options)
+        _BY_DAEMON[daemon] = service
+    return service
