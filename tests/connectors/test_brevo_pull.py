@@ -17,23 +17,13 @@ from syncd.records import ActivityType, ConsentStatus, InvalidRecord, Page
 from syncd.sandbox.brevo import BrevoSandbox
 from syncd.sandbox.harness import FaultPlan
 from syncd.sandbox.population import Population
+from tests.support.people import PERSON_ATTRIBUTES
+from tests.support.rig import drain_pages
 from tests.support.rig_brevo import NOW, make_rig, small_population
 
 pytestmark = pytest.mark.anyio
 R = TypeVar("R")
 
-ATTRS = (
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "city",
-    "company",
-    "industry",
-    "company_size",
-    "job_title",
-    "language",
-)
 ACTIVITY = {
     "send": ActivityType.SEND,
     "open": ActivityType.OPEN,
@@ -47,14 +37,9 @@ REASON_EVENT = {"bounced": "bounce", "complained": "complaint", "unsubscribed": 
 
 
 async def drain(stream: AsyncIterator[Page[R]]) -> tuple[list[R], list[InvalidRecord], str | None]:
-    records: list[R] = []
-    invalid: list[InvalidRecord] = []
-    cursor = None
-    async for page in stream:
-        records += page.records
-        invalid += page.invalid
-        cursor = page.cursor
-    return records, invalid, cursor
+    """One pull's records and the cursor it ended on."""
+    records, invalid, cursors = await drain_pages(stream)
+    return records, invalid, cursors[-1] if cursors else None
 
 
 def clock_after(population: Population) -> VirtualClock:
@@ -76,7 +61,9 @@ def expected_contacts(population: Population, sandbox: BrevoSandbox) -> dict[str
         if person.email is None:
             continue
         presence = person.tools["brevo"]
-        attributes = {name: getattr(person, name) for name in ATTRS if getattr(person, name)}
+        attributes = {
+            name: getattr(person, name) for name in PERSON_ATTRIBUTES if getattr(person, name)
+        }
         kept = [n for n in presence.lists if n not in presence.unsubscribed_lists]
         out[person.email] = (attributes, list_ids(sandbox, kept))
     return out

@@ -12,9 +12,8 @@ from connectors.hubspot import settings as hs
 from syncd.clock import VirtualClock
 from syncd.connector import RateLimitOverride
 from syncd.errors import RequestRejected
-from syncd.sandbox.hubspot import HubSpotLimits, HubSpotSandbox
-from tests.support.rig import Rig
-from tests.support.rig_hubspot import NOW, make_rig, small_population
+from syncd.sandbox.hubspot import HubSpotLimits
+from tests.support.rig_hubspot import NOW, make_rig, sandbox_of, small_population
 
 pytestmark = pytest.mark.anyio
 
@@ -46,11 +45,6 @@ def test_daily_policy_is_not_waited_out() -> None:
     assert hs.is_rate_limited(_429("SECONDLY"))
     assert not hs.is_rate_limited(_429("DAILY"))
     assert not hs.is_rate_limited(httpx.Response(400))
-
-
-def sandbox_of(rig: Rig) -> HubSpotSandbox:
-    assert isinstance(rig.sandbox, HubSpotSandbox)
-    return rig.sandbox
 
 
 async def test_client_windows_keep_the_sandbox_from_ever_answering_429() -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -16,34 +15,15 @@ from syncd.clock import VirtualClock
 from syncd.connector import get_connector
 from syncd.errors import MalformedResponse
 from syncd.normalize import normalize_email
-from syncd.records import ActivityType, ConsentStatus, InvalidRecord, Page
+from syncd.records import ActivityType, ConsentStatus, InvalidRecord
 from syncd.sandbox.harness import FaultPlan
 from syncd.sandbox.hubspot import DEFAULT_TOKEN, HubSpotLimits, HubSpotSandbox
 from syncd.sandbox.population import Population
-from tests.support.rig import Rig
-from tests.support.rig_hubspot import NOW, make_rig, small_population
+from tests.support.rig import Rig, drain_pages
+from tests.support.rig_hubspot import NOW, make_rig, sandbox_of, small_population
 
 pytestmark = pytest.mark.anyio
-R = TypeVar("R")
 ALL_FAULTS = ("429", "500", "502", "503", "timeout", "drop", "truncate", "malformed")
-
-
-async def drain(
-    pages: AsyncIterator[Page[R]],
-) -> tuple[list[R], list[InvalidRecord], list[str | None]]:
-    records: list[R] = []
-    invalid: list[InvalidRecord] = []
-    cursors: list[str | None] = []
-    async for page in pages:
-        records += page.records
-        invalid += page.invalid
-        cursors.append(page.cursor)
-    return records, invalid, cursors
-
-
-def sandbox_of(rig: Rig) -> HubSpotSandbox:
-    assert isinstance(rig.sandbox, HubSpotSandbox)
-    return rig.sandbox
 
 
 def expected_contacts(population: Population, sandbox: HubSpotSandbox) -> dict[str, Any]:
@@ -82,7 +62,7 @@ def test_registered_under_the_entry_point() -> None:
 
 async def test_full_pull_is_exactly_the_population(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(NOW))
-    contacts, invalid, cursors = await drain(rig.connector.pull_contacts(None))
+    contacts, invalid, cursors = await drain_pages(rig.connector.pull_contacts(None))
     want = expected_contacts(population, sandbox_of(rig))
     got = {c.email: (c.updated_at, c.attributes, c.memberships) for c in contacts}
     assert got == want
@@ -97,7 +77,7 @@ async def test_full_pull_is_exactly_the_population(population: Population) -> No
 async def test_resuming_from_a_page_cursor_reads_the_rest(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(NOW))
     pages = [p async for p in rig.connector.pull_contacts(None)]
-    rest, _, _ = await drain(rig.connector.pull_contacts(pages[0].cursor))
+    rest, _, _ = await drain_pages(rig.connector.pull_contacts(pages[0].cursor))
     assert [c.email for c in rest] == [c.email for c in pages[1].records]
 
 
@@ -105,17 +85,17 @@ async def test_incremental_pull_sees_exactly_the_changes(population: Population)
     clock = VirtualClock(NOW)
     rig = make_rig(population, clock=clock)
     sandbox = sandbox_of(rig)
-    _, _, cursors = await drain(rig.connector.pull_contacts(None))
-    _, _, consent_cursors = await drain(rig.connector.pull_consent(None))
+    _, _, cursors = await drain_pages(rig.connector.pull_contacts(None))
+    _, _, consent_cursors = await drain_pages(rig.connector.pull_consent(None))
     clock.advance(3600)
-    nothing, _, _ = await drain(rig.connector.pull_contacts(cursors[-1]))
+    nothing, _, _ = await drain_pages(rig.connector.pull_contacts(cursors[-1]))
     assert nothing == []
     state = sandbox.state
     state.update_contact(state.contacts["1001"], {"city": "Hamburg"})
     state.opt_out_of_all("p3@example.com", clock.now(), "SOURCE_RECIPIENT")
     state.create_contact({"email": "Zoe@Example.com", "firstname": "Zoe"})
     clock.advance(1)  # a pull covers up to the moment it starts, exclusive
-    changed, _, last = await drain(rig.connector.pull_contacts(cursors[-1]))
+    changed, _, last = await drain_pages(rig.connector.pull_contacts(cursors[-1]))
     assert sorted(c.email for c in changed) == [
         "alice@example.com",
         "p3@example.com",
@@ -124,16 +104,16 @@ async def test_incremental_pull_sees_exactly_the_changes(population: Population)
     assert (
         next(c for c in changed if c.email == "alice@example.com").attributes["city"] == "Hamburg"
     )
-    consent, _, _ = await drain(rig.connector.pull_consent(consent_cursors[-1]))
+    consent, _, _ = await drain_pages(rig.connector.pull_consent(consent_cursors[-1]))
     p3 = [c for c in consent if c.email == "p3@example.com" and c.list_id is None]
     assert [c.status for c in p3] == [ConsentStatus.UNSUBSCRIBED]
     clock.advance(3600)
     # the overlap (clock skew guard) re-reads what changed in the minute before the cursor
-    again, _, _ = await drain(rig.connector.pull_contacts(last[-1]))
+    again, _, _ = await drain_pages(rig.connector.pull_contacts(last[-1]))
     assert sorted(c.email for c in again) == sorted(c.email for c in changed)
     clock.advance(3600)
-    _, _, latest = await drain(rig.connector.pull_contacts(last[-1]))
-    assert (await drain(rig.connector.pull_contacts(latest[-1])))[0] == []
+    _, _, latest = await drain_pages(rig.connector.pull_contacts(last[-1]))
+    assert (await drain_pages(rig.connector.pull_contacts(latest[-1])))[0] == []
 
 
 async def test_incremental_keyset_handles_ties_and_the_search_depth_cap() -> None:
@@ -146,7 +126,7 @@ async def test_incremental_keyset_handles_ties_and_the_search_depth_cap() -> Non
     clock = VirtualClock(NOW)
     rig = make_rig(population, clock=clock, limits=HubSpotLimits(search_total_max=450))
     cursor = json.dumps({"v": 1, "since": (NOW - timedelta(days=400)).isoformat()})
-    contacts, invalid, cursors = await drain(rig.connector.pull_contacts(cursor))
+    contacts, invalid, cursors = await drain_pages(rig.connector.pull_contacts(cursor))
     emails = [c.email for c in contacts]
     assert len(emails) == len(set(emails)) == len(expected_contacts(population, sandbox_of(rig)))
     assert len(invalid) == 1 and len(cursors) >= 4
@@ -155,7 +135,7 @@ async def test_incremental_keyset_handles_ties_and_the_search_depth_cap() -> Non
 async def test_consent_maps_every_hubspot_state(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(NOW))
     sandbox = sandbox_of(rig)
-    records, invalid, _ = await drain(rig.connector.pull_consent(None))
+    records, invalid, _ = await drain_pages(rig.connector.pull_consent(None))
     main = {r.email: r for r in records if r.list_id is None}
     assert main["alice@example.com"].status is ConsentStatus.SUBSCRIBED
     assert main["alice@example.com"].legal_basis == "CONSENT_WITH_NOTICE"
@@ -175,7 +155,7 @@ async def test_consent_maps_every_hubspot_state(population: Population) -> None:
 
 async def test_activity_is_the_seeded_events_with_stable_ids(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(NOW))
-    events, invalid, cursors = await drain(rig.connector.pull_activity(None))
+    events, invalid, cursors = await drain_pages(rig.connector.pull_activity(None))
     want = sorted(
         (normalize_email(p.tools["hubspot"].email), e.type, e.at)
         for p in population.in_tool("hubspot")
@@ -185,9 +165,9 @@ async def test_activity_is_the_seeded_events_with_stable_ids(population: Populat
     purchase = next(a for a in events if a.type is ActivityType.PURCHASE)
     assert (str(purchase.value), purchase.currency, purchase.campaign) == ("42.50", "EUR", None)
     assert invalid == []
-    again, _, _ = await drain(rig.connector.pull_activity(None))
+    again, _, _ = await drain_pages(rig.connector.pull_activity(None))
     assert sorted(a.event_id for a in again) == sorted(a.event_id for a in events)
-    later, _, _ = await drain(rig.connector.pull_activity(cursors[-1]))
+    later, _, _ = await drain_pages(rig.connector.pull_activity(cursors[-1]))
     assert later == []
 
 
@@ -202,7 +182,7 @@ async def test_faults_change_nothing(population: Population, kind: str) -> None:
 
     async def pull(rig: Rig) -> tuple[list[Any], list[InvalidRecord]]:
         stream = getattr(rig.connector, f"pull_{kind}")(None)
-        records, invalid, _ = await drain(stream)
+        records, invalid, _ = await drain_pages(stream)
         return sorted(records, key=repr), invalid
 
     assert await pull(noisy) == await pull(clean)
@@ -234,7 +214,7 @@ async def test_missing_required_field_is_a_malformed_response() -> None:
         clock=sandbox.clock,
     )
     with pytest.raises(MalformedResponse) as err:
-        await drain(connector.pull_contacts(None))
+        await drain_pages(connector.pull_contacts(None))
     assert err.value.vendor == "hubspot" and err.value.record == "1001"
     assert "properties" in str(err.value)
 
@@ -243,12 +223,12 @@ async def test_generated_population_round_trips() -> None:
     generate = pytest.importorskip("syncd.sandbox.generate").generate
     population = generate(80, seed=7, now=NOW, history_days=60)
     rig = make_rig(population, clock=VirtualClock(NOW))
-    contacts, invalid, _ = await drain(rig.connector.pull_contacts(None))
+    contacts, invalid, _ = await drain_pages(rig.connector.pull_contacts(None))
     people = population.in_tool("hubspot")
     assert sorted(c.email for c in contacts) == sorted(p.email for p in people if p.email)
     assert len(invalid) == sum(1 for p in people if p.email is None)
-    consent, _, _ = await drain(rig.connector.pull_consent(None))
+    consent, _, _ = await drain_pages(rig.connector.pull_consent(None))
     main = {c.email: str(c.status) for c in consent if c.list_id is None}
     assert main == {p.email: p.tools["hubspot"].status for p in people if p.email}
-    events, _, _ = await drain(rig.connector.pull_activity(None))
+    events, _, _ = await drain_pages(rig.connector.pull_activity(None))
     assert len(events) == sum(1 for p in people if p.email for e in p.events if e.tool == "hubspot")

@@ -11,9 +11,8 @@ from connectors.hubspot import settings as hs
 from syncd.clock import VirtualClock
 from syncd.errors import VendorError
 from syncd.records import Change, ChangeOp, Target, TargetKind
-from syncd.sandbox.hubspot import HubSpotSandbox
 from tests.support.rig import Rig
-from tests.support.rig_hubspot import NOW, make_rig, small_population
+from tests.support.rig_hubspot import NOW, make_rig, sandbox_of, small_population
 
 pytestmark = pytest.mark.anyio
 
@@ -26,11 +25,6 @@ def rig_with(n_plain: int = 5, **settings: object) -> Rig:
     return make_rig(
         small_population(n_plain), clock=VirtualClock(NOW), settings=HubSpotSettings(**settings)
     )
-
-
-def sandbox_of(rig: Rig) -> HubSpotSandbox:
-    assert isinstance(rig.sandbox, HubSpotSandbox)
-    return rig.sandbox
 
 
 def plain(n: int) -> list[str]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -14,34 +13,15 @@ import pytest
 from connectors.mailchimp import MailchimpConnector, MailchimpSettings
 from syncd.clock import VirtualClock
 from syncd.errors import MalformedResponse
-from syncd.records import ActivityType, ConsentStatus, InvalidRecord, Page
+from syncd.records import ActivityType, ConsentStatus
 from syncd.sandbox.harness import FaultPlan
 from syncd.sandbox.mailchimp import DEFAULT_API_KEY, MailchimpLimits, MailchimpSandbox
 from syncd.sandbox.mailchimp.state import ActivityItem, subscriber_hash
 from syncd.sandbox.population import Population
-from tests.support.rig import Rig
-from tests.support.rig_mailchimp import make_rig, small_population
+from tests.support.rig import drain_pages
+from tests.support.rig_mailchimp import make_rig, sandbox_of, small_population
 
 pytestmark = pytest.mark.anyio
-R = TypeVar("R")
-
-
-async def drain(
-    pages: AsyncIterator[Page[R]],
-) -> tuple[list[R], list[InvalidRecord], list[str | None]]:
-    records: list[R] = []
-    invalid: list[InvalidRecord] = []
-    cursors: list[str | None] = []
-    async for page in pages:
-        records += page.records
-        invalid += page.invalid
-        cursors.append(page.cursor)
-    return records, invalid, cursors
-
-
-def sandbox_of(rig: Rig) -> MailchimpSandbox:
-    assert isinstance(rig.sandbox, MailchimpSandbox)
-    return rig.sandbox
 
 
 def expected_emails(population: Population) -> set[str]:
@@ -55,7 +35,7 @@ def population() -> Population:
 
 async def test_full_pull_is_exactly_the_population(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(), settings=MailchimpSettings(page_size=7))
-    contacts, invalid, cursors = await drain(rig.connector.pull_contacts(None))
+    contacts, invalid, cursors = await drain_pages(rig.connector.pull_contacts(None))
     assert sorted(c.email for c in contacts) == sorted(expected_emails(population))
     assert [i.raw_email for i in invalid] == ["frank@@example"]
     assert "invalid email" in invalid[0].reason
@@ -76,7 +56,7 @@ async def test_full_pull_is_exactly_the_population(population: Population) -> No
 
 async def test_consent_maps_every_status(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock())
-    consent, invalid, _ = await drain(rig.connector.pull_consent(None))
+    consent, invalid, _ = await drain_pages(rig.connector.pull_consent(None))
     status = {c.email: (c.status, c.raw_status) for c in consent}
     assert status["alice@example.com"] == (ConsentStatus.SUBSCRIBED, "subscribed")
     assert status["bruno@example.org"] == (ConsentStatus.UNSUBSCRIBED, "unsubscribed")
@@ -89,8 +69,8 @@ async def test_consent_maps_every_status(population: Population) -> None:
 async def test_activity_pull_types_money_and_stable_ids(population: Population) -> None:
     clock = VirtualClock()
     rig = make_rig(population, clock=clock, settings=MailchimpSettings(activity_members_per_page=4))
-    first, _, cursors = await drain(rig.connector.pull_activity(None))
-    again, _, _ = await drain(rig.connector.pull_activity(None))
+    first, _, cursors = await drain_pages(rig.connector.pull_activity(None))
+    again, _, _ = await drain_pages(rig.connector.pull_activity(None))
     assert sorted(a.event_id for a in first) == sorted(a.event_id for a in again)
     expected = sorted(
         (p.email, e.type, e.at) for p in population.people if p.email for e in p.events
@@ -104,7 +84,7 @@ async def test_activity_pull_types_money_and_stable_ids(population: Population) 
     member = sandbox_of(rig).audience.members[subscriber_hash("gina@example.com")]
     clock.advance(60)
     member.activity.append(ActivityItem("open", clock.now().replace(microsecond=0), "c1"))
-    new, _, _ = await drain(rig.connector.pull_activity(cursors[-1]))
+    new, _, _ = await drain_pages(rig.connector.pull_activity(cursors[-1]))
     known = {a.event_id for a in first}
     fresh = [(a.email, a.type) for a in new if a.event_id not in known]
     assert fresh == [("gina@example.com", ActivityType.OPEN)]
@@ -114,7 +94,7 @@ async def test_activity_pull_types_money_and_stable_ids(population: Population) 
 async def test_incremental_pull_sees_only_changes(population: Population) -> None:
     clock = VirtualClock(population.now)
     rig = make_rig(population, clock=clock, settings=MailchimpSettings(page_size=5))
-    _, _, cursors = await drain(rig.connector.pull_contacts(None))
+    _, _, cursors = await drain_pages(rig.connector.pull_contacts(None))
     clock.advance(3600)
     api = sandbox_of(rig)
     async with httpx.AsyncClient(
@@ -125,12 +105,12 @@ async def test_incremental_pull_sees_only_changes(population: Population) -> Non
         clock.advance(1)
         await client.patch(f"/lists/{api.list_id}/members/{subscriber_hash('eve@example.com')}",
                            json={"status": "unsubscribed"})  # fmt: skip
-    changed, _, later = await drain(rig.connector.pull_contacts(cursors[-1]))
+    changed, _, later = await drain_pages(rig.connector.pull_contacts(cursors[-1]))
     assert [c.email for c in changed] == ["p3@example.com", "eve@example.com"]
     assert changed[0].attributes["first_name"] == "Renamed"
-    consent, _, _ = await drain(rig.connector.pull_consent(cursors[-1]))
+    consent, _, _ = await drain_pages(rig.connector.pull_consent(cursors[-1]))
     assert {c.email: c.status for c in consent}["eve@example.com"] is ConsentStatus.UNSUBSCRIBED
-    none, _, _ = await drain(rig.connector.pull_contacts(later[-1]))
+    none, _, _ = await drain_pages(rig.connector.pull_contacts(later[-1]))
     assert none == []
 
 
@@ -143,7 +123,7 @@ async def test_keyset_paging_survives_ties_and_resumes_mid_pull(population: Popu
     pages = [p async for p in rig.connector.pull_contacts(None)]
     emails = [c.email for p in pages for c in p.records]
     assert len(emails) == len(set(emails)) == len(expected_emails(population))
-    resumed, _, _ = await drain(rig.connector.pull_contacts(pages[3].cursor))
+    resumed, _, _ = await drain_pages(rig.connector.pull_contacts(pages[3].cursor))
     seen_first = {c.email for p in pages[:4] for c in p.records}
     assert seen_first | {c.email for c in resumed} == expected_emails(population)
     assert not seen_first & {c.email for c in resumed}
@@ -161,28 +141,28 @@ async def test_faults_leave_results_identical(
         population, clock=VirtualClock(), faults=faults, settings=MailchimpSettings(page_size=6)
     )
     for stream in ("pull_contacts", "pull_consent", "pull_activity"):
-        want = await drain(getattr(clean.connector, stream)(None))
-        got = await drain(getattr(noisy.connector, stream)(None))
+        want = await drain_pages(getattr(clean.connector, stream)(None))
+        got = await drain_pages(getattr(noisy.connector, stream)(None))
         assert got == want, stream
     assert faults.injected and noisy.connector.http.stats.retries
 
 
 async def test_activity_reads_ten_feeds_at_once_never_eleven(population: Population) -> None:
     rig = make_rig(population, clock=VirtualClock(), faults=FaultPlan(latency_s=0.05))
-    await drain(rig.connector.pull_activity(None))
+    await drain_pages(rig.connector.pull_activity(None))
     gate = sandbox_of(rig).gate
     assert gate.peak == 10 and gate.refused == 0
 
 
 async def test_too_many_connections_are_retried_after_429(population: Population) -> None:
     settings = MailchimpSettings(max_connections=16, activity_members_per_page=40)
-    want, _, _ = await drain(
+    want, _, _ = await drain_pages(
         make_rig(population, clock=VirtualClock()).connector.pull_activity(None)
     )
     rig = make_rig(
         population, clock=VirtualClock(), faults=FaultPlan(latency_s=0.05), settings=settings
     )
-    got, _, _ = await drain(rig.connector.pull_activity(None))
+    got, _, _ = await drain_pages(rig.connector.pull_activity(None))
     assert got == want
     assert sandbox_of(rig).gate.refused > 0 and rig.connector.http.stats.rate_limited > 0
 
@@ -192,7 +172,7 @@ async def test_bare_403_throttle_is_a_rate_limit(population: Population) -> None
     rig = make_rig(
         population, clock=VirtualClock(), limits=limits, settings=MailchimpSettings(page_size=5)
     )
-    contacts, _, _ = await drain(rig.connector.pull_contacts(None))
+    contacts, _, _ = await drain_pages(rig.connector.pull_contacts(None))
     assert len(contacts) == len(expected_emails(population))
     assert rig.connector.http.stats.rate_limited > 0
 
@@ -215,7 +195,7 @@ async def test_missing_field_is_malformed_naming_the_record(population: Populati
         MailchimpSettings(), DEFAULT_API_KEY, transport=DropEmail()
     )
     with pytest.raises(MalformedResponse) as caught:
-        await drain(connector.pull_contacts(None))
+        await drain_pages(connector.pull_contacts(None))
     assert caught.value.vendor == "mailchimp" and caught.value.operation == "pull_contacts"
     assert caught.value.record and "email_address" in str(caught.value)
 
@@ -225,7 +205,7 @@ async def test_generated_population_round_trips() -> None:
 
     population = generate(300, seed=3)
     rig = make_rig(population, clock=VirtualClock(population.now))
-    contacts, invalid, _ = await drain(rig.connector.pull_contacts(None))
+    contacts, invalid, _ = await drain_pages(rig.connector.pull_contacts(None))
     stored = {p.tools["mailchimp"].email.strip().lower() for p in population.in_tool("mailchimp")}
     assert len(contacts) + len(invalid) == len(stored) == sandbox_of(rig).summary()["contacts"]
     assert {c.email for c in contacts} <= expected_emails(population)

@@ -11,21 +11,15 @@ from syncd.clock import VirtualClock
 from syncd.errors import VendorError
 from syncd.records import Change, ChangeOp, Target, TargetKind
 from syncd.sandbox.harness import FaultPlan
-from syncd.sandbox.mailchimp import MailchimpSandbox
 from syncd.sandbox.mailchimp.state import subscriber_hash
 from tests.support.rig import Rig
-from tests.support.rig_mailchimp import make_rig, small_population
+from tests.support.rig_mailchimp import make_rig, sandbox_of, small_population
 
 pytestmark = pytest.mark.anyio
 HOT = Target(TargetKind.TAG, "hot")
 WEBINAR = Target(TargetKind.TAG, "webinar")
 SCORE = Target(TargetKind.PROPERTY, "syncd_score")
 SEGMENT_BATCH = r"/segments/\d+$"
-
-
-def sandbox_of(rig: Rig) -> MailchimpSandbox:
-    assert isinstance(rig.sandbox, MailchimpSandbox)
-    return rig.sandbox
 
 
 def tagged(rig: Rig, name: str) -> set[str]:

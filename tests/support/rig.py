@@ -7,12 +7,17 @@ the contract suite (tests/contract) runs every registered connector through the 
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from syncd.clock import VirtualClock
 from syncd.connector import Connector
+from syncd.records import InvalidRecord, Page
 from syncd.sandbox.harness import FaultPlan, VendorSandbox
 from syncd.sandbox.population import Population
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -29,3 +34,17 @@ def make_rig(
     module = importlib.import_module(f"tests.support.rig_{name}")
     rig: Rig = module.make_rig(population, clock=clock, faults=faults)
     return rig
+
+
+async def drain_pages(
+    pages: AsyncIterator[Page[R]],
+) -> tuple[list[R], list[InvalidRecord], list[str | None]]:
+    """Every page of one pull: its records, its invalid records, and the cursor after each page."""
+    records: list[R] = []
+    invalid: list[InvalidRecord] = []
+    cursors: list[str | None] = []
+    async for page in pages:
+        records += page.records
+        invalid += page.invalid
+        cursors.append(page.cursor)
+    return records, invalid, cursors

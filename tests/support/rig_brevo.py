@@ -10,7 +10,8 @@ from connectors.brevo import BrevoConnector, BrevoSettings
 from syncd.clock import VirtualClock
 from syncd.sandbox.brevo import DEFAULT_API_KEY, BrevoLimits, BrevoSandbox
 from syncd.sandbox.harness import FaultPlan
-from syncd.sandbox.population import Campaign, Event, Person, Population, ToolPresence
+from syncd.sandbox.population import Campaign, Event, Person, Population
+from tests.support.people import one_tool_person
 from tests.support.rig import Rig
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -39,17 +40,9 @@ def make_rig(
 
 def _person(key: int, email: str | None, stored: str, status: str, **extra: Any) -> Person:
     created = NOW - timedelta(days=400 - key)
-    presence = ToolPresence(
-        email=stored,
-        status=status,
-        created_at=created,
-        updated_at=created + timedelta(days=30),
-        status_changed_at=created + timedelta(days=20),
-        lists=extra.pop("lists", ["Newsletter"]),
-        unsubscribed_lists=extra.pop("left", []),
-    )
+    lists, left = extra.pop("lists", ["Newsletter"]), extra.pop("left", [])
     events = extra.pop("events", [])
-    fields: dict[str, Any] = {
+    attributes: dict[str, Any] = {
         "first_name": f"First{key}",
         "last_name": f"Last{key}",
         "phone": None,
@@ -61,8 +54,21 @@ def _person(key: int, email: str | None, stored: str, status: str, **extra: Any)
         "job_title": None,
         "language": "fr",
     }
-    fields.update(extra)
-    return Person(key=key, email=email, tools={"brevo": presence}, events=events, **fields)
+    attributes.update(extra)  # what is left are attribute overrides
+    return one_tool_person(
+        "brevo",
+        key,
+        email,
+        stored,
+        status,
+        created=created,
+        updated=created + timedelta(days=30),
+        changed=created + timedelta(days=20),
+        attributes=attributes,
+        lists=lists,
+        left=left,
+        events=events,
+    )
 
 
 def small_population(extra_people: int = 0) -> Population:

@@ -10,8 +10,14 @@ from connectors.hubspot import HubSpotConnector, HubSpotSettings
 from syncd.clock import VirtualClock
 from syncd.sandbox.harness import FaultPlan
 from syncd.sandbox.hubspot import DEFAULT_TOKEN, HubSpotLimits, HubSpotSandbox
-from syncd.sandbox.population import Campaign, Event, Person, Population, ToolPresence
+from syncd.sandbox.population import Campaign, Event, Person, Population
+from tests.support.people import one_tool_person
 from tests.support.rig import Rig
+
+
+def sandbox_of(rig: Rig) -> HubSpotSandbox:
+    assert isinstance(rig.sandbox, HubSpotSandbox)
+    return rig.sandbox
 
 
 def make_rig(
@@ -40,17 +46,7 @@ LISTS = ["Newsletter", "Customers", "Product updates"]
 
 def person(key: int, email: str | None, stored: str, status: str, **extra: Any) -> Person:
     created = NOW - timedelta(days=300) + timedelta(minutes=key)
-    presence = ToolPresence(
-        email=stored,
-        status=status,
-        created_at=created,
-        updated_at=created + timedelta(days=10, seconds=key),
-        status_changed_at=created + timedelta(days=5),
-        lists=extra.pop("lists", ["Newsletter"]),
-        unsubscribed_lists=extra.pop("left", []),
-        legal_basis=extra.pop("legal", "CONSENT_WITH_NOTICE"),
-    )
-    fields: dict[str, Any] = {
+    attributes: dict[str, Any] = {
         "first_name": f"First{key}",
         "last_name": f"Last{key}",
         "phone": f"+49 30 0000 {key:04d}",
@@ -62,10 +58,24 @@ def person(key: int, email: str | None, stored: str, status: str, **extra: Any) 
         "job_title": "Engineer",
         "language": "de",
     }
-    fields.update(extra.pop("fields", {}))
-    events = extra.pop("events", [])
+    attributes.update(extra.pop("fields", {}))
+    built = one_tool_person(
+        "hubspot",
+        key,
+        email,
+        stored,
+        status,
+        created=created,
+        updated=created + timedelta(days=10, seconds=key),
+        changed=created + timedelta(days=5),
+        attributes=attributes,
+        lists=extra.pop("lists", ["Newsletter"]),
+        left=extra.pop("left", []),
+        legal_basis=extra.pop("legal", "CONSENT_WITH_NOTICE"),
+        events=extra.pop("events", []),
+    )
     assert not extra, extra
-    return Person(key=key, email=email, tools={"hubspot": presence}, events=events, **fields)
+    return built
 
 
 def small_population(n_plain: int = 0) -> Population:

@@ -11,7 +11,13 @@ from syncd.clock import VirtualClock
 from syncd.sandbox.harness import FaultPlan
 from syncd.sandbox.mailchimp import DEFAULT_API_KEY, MailchimpLimits, MailchimpSandbox
 from syncd.sandbox.population import Campaign, Event, Person, Population, ToolPresence
+from tests.support.people import one_tool_person
 from tests.support.rig import Rig
+
+
+def sandbox_of(rig: Rig) -> MailchimpSandbox:
+    assert isinstance(rig.sandbox, MailchimpSandbox)
+    return rig.sandbox
 
 
 def make_rig(
@@ -41,15 +47,7 @@ TAGS = ["newsletter", "vip", "webinar", "customer"]
 
 def _person(key: int, email: str | None, stored: str, status: str, **extra: Any) -> Person:
     created = NOW - timedelta(days=300 - key)
-    presence = ToolPresence(
-        email=stored,
-        status=status,
-        created_at=created,
-        updated_at=created + timedelta(days=10, seconds=key),
-        status_changed_at=created + timedelta(days=5),
-        lists=extra.pop("tags", ["newsletter"]),
-    )
-    fields: dict[str, Any] = {
+    attributes: dict[str, Any] = {
         "first_name": f"First{key}",
         "last_name": f"Last{key}",
         "phone": f"+33 6 00 00 00 {key:02d}",
@@ -61,13 +59,26 @@ def _person(key: int, email: str | None, stored: str, status: str, **extra: Any)
         "job_title": "Buyer",
         "language": "fr",
     }
-    fields.update(extra.pop("fields", {}))
-    events = extra.pop("events", [])
-    tools = {"mailchimp": presence}
+    attributes.update(extra.pop("fields", {}))
+    also: dict[str, ToolPresence] = {}
     if extra.pop("also_hubspot", False):
-        tools["hubspot"] = ToolPresence(stored, "subscribed", created, created, created)
+        also["hubspot"] = ToolPresence(stored, "subscribed", created, created, created)
+    built = one_tool_person(
+        "mailchimp",
+        key,
+        email,
+        stored,
+        status,
+        created=created,
+        updated=created + timedelta(days=10, seconds=key),
+        changed=created + timedelta(days=5),
+        attributes=attributes,
+        lists=extra.pop("tags", ["newsletter"]),
+        events=extra.pop("events", []),
+        other_tools=also,
+    )
     assert not extra, extra
-    return Person(key=key, email=email, tools=tools, events=events, **fields)
+    return built
 
 
 def small_population(n_plain: int = 0) -> Population:
