@@ -27,11 +27,13 @@ GROUPS: list[tuple[str, str, str]] = [
     ("sandbox", "syncd.cli.sandbox_cmd", "Seed and serve the vendor sandbox."),
     ("segments", "syncd.cli.segments_cmd", "Preview segments and explain memberships."),
     ("models", "syncd.cli.models_cmd", "Train predictive models and clusters; list stored ones."),
+    ("gdpr", "syncd.cli.gdpr_cmd", "Export or erase everything syncd holds on one person."),
 ]
 
 #: single commands: (module, function name)
 COMMANDS: list[tuple[str, str]] = [
     ("syncd.cli.demo_cmd", "demo"),
+    ("syncd.cli.sync_cmd", "sync"),
     ("syncd.cli.run_cmd", "run"),
     ("syncd.cli.resync_cmd", "resync"),
     ("syncd.cli.resync_cmd", "runs"),

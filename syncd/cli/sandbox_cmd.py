@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -60,13 +61,30 @@ def serve(
     contacts: ContactsOption = 500,
     seed: SeedOption = 7,
     port_base: Annotated[
-        int, typer.Option(help="HubSpot's port; Brevo and Mailchimp take the next two.")
+        int,
+        typer.Option(help="HubSpot's port; Brevo and Mailchimp take the next two (0: any free)."),
     ] = 8701,
+    speed: Annotated[
+        float,
+        typer.Option(min=1, help="Raise the vendors' documented request rates by this factor."),
+    ] = 1.0,
+    write_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Once serving, write a syncd config for an account over these sandboxes "
+            "here, and its API keys beside it (FILE.env.json)."
+        ),
+    ] = None,
+    store_url: Annotated[
+        str, typer.Option(help="The store URL written into that config.")
+    ] = "sqlite:///./syncd-sandbox.db",
 ) -> None:
-    """Seed the sandboxes and serve them on 127.0.0.1 until Ctrl-C."""
-    from syncd.sandbox.serve import SandboxServer
+    """Seed the sandboxes and serve them on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    from syncd.sandbox.generate import generate
+    from syncd.sandbox.serve import SandboxServer, summaries
+    from syncd.sandbox.world import SandboxWorld
 
-    sandboxes = seeded_sandboxes(contacts, seed)
+    world = SandboxWorld.build(generate(contacts, seed=seed), speed=speed)
     console = Console(highlight=False)
 
     async def run() -> None:
@@ -74,11 +92,24 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with SandboxServer(sandboxes, port_base=port_base) as server:
+        async with SandboxServer(world.sandboxes, port_base=port_base or None) as server:
             for served in server.served:
                 # plain echo: URLs and keys are copied from here, so never wrap them
                 typer.echo(f"{served.vendor:<10} {served.url}  key {served.api_key}")
-            console.print("serving; Ctrl-C stops")
+            if write_config is not None:
+                text = world.config_toml(
+                    store_url,
+                    base_urls={s.vendor: s.url for s in server.served},
+                    rate_limits=world.client_rate_limits(),
+                )
+                sidecar = {"env": world.env(), "summaries": summaries(world.sandboxes)}
+                env_file = write_config.with_name(write_config.name + ".env.json")
+                env_file.write_text(json.dumps(sidecar, default=str))
+                # the config last: its appearance tells a waiting parent that all is ready
+                tmp = write_config.with_name(write_config.name + ".tmp")
+                tmp.write_text(text)
+                tmp.replace(write_config)
+            console.print(f"serving (request rates x{speed:g}); Ctrl-C stops")
             await stop.wait()
 
     asyncio.run(run())

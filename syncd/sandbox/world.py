@@ -5,13 +5,13 @@ in-process through the sandboxes' transports on one virtual clock."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from syncd.clock import Clock
 from syncd.sandbox.harness import VendorSandbox
 from syncd.sandbox.population import TOOLS, Population
-from syncd.sandbox.serve import build_sandboxes
+from syncd.sandbox.serve import sandbox_class
 
 ACCOUNT_ID = "demo"
 KEY_ENV = {tool: f"SYNCD_DEMO_{tool.upper()}_KEY" for tool in TOOLS}
@@ -63,9 +63,39 @@ class SandboxWorld:
     population: Population
     sandboxes: dict[str, VendorSandbox]
 
+    #: the factor the vendors' request rates were raised by (1 = as documented)
+    speed: float = 1.0
+
     @classmethod
-    def build(cls, population: Population, clock: Clock | None = None) -> SandboxWorld:
-        return cls(population, build_sandboxes(population, clock=clock))
+    def build(
+        cls, population: Population, clock: Clock | None = None, *, speed: float = 1.0
+    ) -> SandboxWorld:
+        sandboxes: dict[str, VendorSandbox] = {}
+        for tool in TOOLS:
+            limits = scaled_limits(tool, speed)
+            options: dict[str, Any] = {"clock": clock} | ({"limits": limits} if limits else {})
+            sandbox = sandbox_class(tool)(**options)
+            sandbox.seed(population)
+            sandboxes[tool] = sandbox
+        return cls(population, sandboxes, speed)
+
+    def client_rate_limits(self) -> dict[str, dict[str, tuple[int, float]]]:
+        """Rate-limit overrides that match raised sandbox rates (none at speed 1)."""
+        if self.speed == 1:
+            return {}
+        f = self.speed
+        return {
+            "hubspot": {
+                "burst": (int(100 * f), 10.0),
+                "search": (int(4 * f), 1.0),
+                "daily": (int(250_000 * f), 86_400.0),
+            },
+            "brevo": {
+                "contacts_second": (int(10 * f), 1.0),
+                "contacts_hour": (int(36_000 * f), 3600.0),
+                "other_hour": (int(100 * f), 3600.0),
+            },
+        }
 
     def env(self) -> dict[str, str]:
         return {KEY_ENV[tool]: _api_key(sandbox) for tool, sandbox in self.sandboxes.items()}
@@ -131,6 +161,35 @@ class SandboxWorld:
                 )
                 lines.append(f"push.{tool} = {{ {parts} }}")
         return "\n".join(lines) + "\n"
+
+
+def scaled_limits(tool: str, speed: float) -> Any:
+    """The vendor's documented request rates times ``speed`` (the demo raises them so that a
+    5,000-contact sync over loopback takes a minute, not Brevo's real hour). Mailchimp is
+    limited by connections, not rates, and keeps its limit."""
+    if speed == 1:
+        return None
+    if tool == "hubspot":
+        from syncd.sandbox.hubspot import HubSpotLimits
+
+        d = HubSpotLimits()
+        return replace(
+            d,
+            burst_requests=int(d.burst_requests * speed),
+            search_requests=int(d.search_requests * speed),
+            daily_requests=int(d.daily_requests * speed),
+        )
+    if tool == "brevo":
+        from syncd.sandbox.brevo import BrevoLimits
+
+        b = BrevoLimits()
+        return replace(
+            b,
+            contacts_per_second=int(b.contacts_per_second * speed),
+            contacts_per_hour=int(b.contacts_per_hour * speed),
+            other_per_hour=int(b.other_per_hour * speed),
+        )
+    return None
 
 
 def _api_key(sandbox: VendorSandbox) -> str:

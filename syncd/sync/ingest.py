@@ -6,7 +6,7 @@ interrupted pull resumes from the last committed page and re-reading a page chan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -71,6 +71,9 @@ class Ingestor:
     policy: MergePolicy
     now: datetime
     run_id: int | None = None
+    #: per tool, the properties syncd itself pushes there (lower-cased): when a tool reports
+    #: them back they are syncd's own output, not the contact's data, and are not merged
+    own_properties: Mapping[str, frozenset[str]] = field(default_factory=dict)
     _erased: ErasedFilter | None = field(default=None, init=False, repr=False)
 
     # --- contacts --------------------------------------------------------------------------
@@ -91,11 +94,13 @@ class Ingestor:
         seen_rows: list[dict[str, Any]] = []
         for email, record in by_email.items():
             row = existing.get(email)
+            own = self.own_properties.get(tool, frozenset())
+            incoming = {k: v for k, v in record.attributes.items() if k.lower() not in own}
             attrs, prov, changed = merge_attributes(
                 self.policy,
                 row["attributes"] if row else {},
                 row["provenance"] if row else {},
-                record.attributes,
+                incoming,
                 tool,
                 record.updated_at,
             )

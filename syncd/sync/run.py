@@ -45,6 +45,12 @@ log = logging.getLogger("syncd.sync")
 R = TypeVar("R")
 Phase = Literal["resume", "pull", "recompute", "plan", "push"]
 Recompute = Callable[[Engine, datetime, bool], dict[str, Any]]
+#: progress callback: (event "start" | "page" | "end", phase, detail)
+Observer = Callable[[str, str, str], None]
+
+
+def _quiet(event: str, phase: str, detail: str) -> None:
+    pass
 
 
 def _t(model: object) -> Table:
@@ -63,6 +69,15 @@ class RunSpec:
     policy: MergePolicy = field(default_factory=MergePolicy)
     suppression: Literal["global", "per_tool"] = "global"
     drift: Literal["correct", "report"] = "correct"
+
+    def own_properties(self) -> dict[str, frozenset[str]]:
+        """Per tool, the property names syncd writes there (lower-cased)."""
+        names: dict[str, set[str]] = {}
+        for prop in self.properties:
+            names.setdefault(prop.tool, set()).add(prop.property.lower())
+        for push in self.pushes:
+            names.setdefault(push.tool, set()).update(p.lower() for p in push.properties)
+        return {tool: frozenset(n) for tool, n in names.items()}
 
 
 @dataclass
@@ -89,6 +104,8 @@ class RunReport:
     resumed: dict[str, dict[str, Any]] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
     api: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: write calls spent creating missing targets, per tool (the rest are the push's)
+    setup_write_calls: dict[str, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,11 +121,13 @@ class SyncRun:
         *,
         recompute: Recompute,
         clock: Clock | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.engine = engine
         self.spec = spec
         self.options = options
         self.recompute_fn = recompute
+        self.observe = observer or _quiet
         self.clock = clock or SystemClock()
         self.now = self.clock.now()
         self.failed_tools: set[str] = set()
@@ -139,11 +158,13 @@ class SyncRun:
 
     async def _phase(self, report: RunReport, name: Phase, work: Any) -> Any:
         self._set_phase(report.run_id, name)
+        self.observe("start", name, "")
         started = time.perf_counter()
         try:
             return await work
         finally:
             report.timings[name] = round(time.perf_counter() - started, 3)
+            self.observe("end", name, f"{report.timings[name]:.1f}s")
             log.info(
                 "run %s %s phase done in %.2fs",
                 report.run_id,
@@ -168,7 +189,13 @@ class SyncRun:
                 report.pulled[tool] = result
 
     async def _pull_tool(self, tool: str, connector: Connector) -> dict[str, Any]:
-        ingestor = Ingestor(self.spec.account_id, self.spec.policy, self.now, self._run_id)
+        ingestor = Ingestor(
+            self.spec.account_id,
+            self.spec.policy,
+            self.now,
+            self._run_id,
+            own_properties=self.spec.own_properties(),
+        )
         totals: dict[str, Any] = {}
         streams: list[tuple[str, Callable[[str | None], AsyncIterator[Page[Any]]], Any]] = [
             ("contacts", connector.pull_contacts, ingestor.contacts),
@@ -186,6 +213,7 @@ class SyncRun:
                 records += len(page.records)
                 with self.engine.begin() as conn:
                     counts.add(ingest(conn, tool, page))
+                self.observe("page", "pull", f"{tool} {stream}: {records}")
             totals[stream] = {"records": records, **counts.__dict__}
         return totals
 
@@ -292,6 +320,7 @@ class SyncRun:
                         {TargetKey(tool, t.kind, t.name): rid for t, rid in found.items()}
                     )
                 continue
+            before = connector.http.stats.write_calls
             try:
                 found = await connector.ensure_targets(targets)
             except VendorError as exc:
@@ -299,6 +328,9 @@ class SyncRun:
                 report.errors.append({"phase": "plan", "tool": tool, "error": str(exc)})
                 continue
             remote.update({TargetKey(tool, t.kind, t.name): rid for t, rid in found.items()})
+            # creating missing lists / tags / properties: writes, but not the push's own
+            setup = connector.http.stats.write_calls - before
+            report.setup_write_calls[tool] = report.setup_write_calls.get(tool, 0) + setup
         return remote
 
     def _reporting_tools(self) -> set[str]:

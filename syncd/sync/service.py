@@ -12,7 +12,7 @@ from syncd.config import AccountConfig, SyncdConfig
 from syncd.connector import Connector, get_connector
 from syncd.sync.desired import PropertyPush, SegmentPush
 from syncd.sync.merge import MergePolicy
-from syncd.sync.run import RunOptions, RunReport, RunSpec, SyncRun
+from syncd.sync.run import Observer, RunOptions, RunReport, RunSpec, SyncRun
 
 
 def build_connectors(
@@ -108,6 +108,7 @@ async def run_account(
     dry_run: bool = False,
     http_options: Mapping[str, Mapping[str, Any]] | None = None,
     clock: Clock | None = None,
+    observer: Observer | None = None,
 ) -> RunReport:
     account = config.account(account_id)
     connectors = build_connectors(account, http_options, read_only=dry_run)
@@ -118,6 +119,7 @@ async def run_account(
             RunOptions(full=full, dry_run=dry_run),
             recompute=engine_recompute(account),
             clock=clock or SystemClock(),
+            observer=observer,
         )
         return await run.execute()
     finally:
