@@ -20,6 +20,7 @@ from syncd.http import RateLimit, VendorHttp
 from syncd.records import (
     ActivityRecord,
     Change,
+    ChangeOp,
     ChangeResult,
     ConsentRecord,
     ContactRecord,
@@ -105,8 +106,19 @@ class Connector(abc.ABC):
     async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
         """Apply changes in the largest batches the API allows; one result per change."""
 
+    async def delete_contact(self, email: str) -> ChangeResult:
+        """Permanently delete one person from the tool (GDPR erasure), through the vendor's own
+        deletion endpoint. A connector that cannot answers ``ok=False``; an address the tool
+        does not hold counts as deleted."""
+        return ChangeResult(erasure_change(email), ok=False, reason="not supported")
+
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def erasure_change(email: str) -> Change:
+    """The :class:`Change` a :meth:`Connector.delete_contact` result is about."""
+    return Change(Target(TargetKind.PROPERTY, "gdpr:delete"), ChangeOp.REMOVE, email)
 
 
 class UnknownConnector(SyncdError):

@@ -46,6 +46,15 @@ class BrevoClient:
         result: dict[str, Any] = body
         return result
 
+    async def delete_contact(self, identifier: str) -> None:
+        await self._call(
+            "delete_contact",
+            "DELETE",
+            _path(s.CONTACT, identifier=identifier),
+            kind="write",
+            record=identifier,
+        )
+
     async def campaign_stats(self, identifier: str, start: date, end: date) -> dict[str, Any]:
         body = await self._call(
             "get_contact_stats",

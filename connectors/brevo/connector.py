@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC
 from typing import Any, TypeVar
 
-from syncd.connector import Capabilities, Connector, ConnectorSettings
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
+from syncd.errors import RequestRejected
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
 from syncd.normalize import parse_timestamp
 from syncd.records import (
@@ -184,3 +185,13 @@ class BrevoConnector(Connector):
 
     async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
         return await self.pusher.apply(changes)
+
+    async def delete_contact(self, email: str) -> ChangeResult:
+        """``DELETE /v3/contacts/{email}``: Brevo's own deletion of a contact."""
+        try:
+            await self.client.delete_contact(email)
+        except RequestRejected as exc:
+            if exc.status != 404:
+                raise
+            return ChangeResult(erasure_change(email), ok=True, reason="not in Brevo")
+        return ChangeResult(erasure_change(email), ok=True)

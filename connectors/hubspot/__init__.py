@@ -17,7 +17,8 @@ from connectors.hubspot.mapping import (
 from connectors.hubspot.pulls import ContactPager, EventPager
 from connectors.hubspot.push import Pusher
 from connectors.hubspot.settings import HubSpotSettings
-from syncd.connector import Capabilities, Connector, ConnectorSettings
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
+from syncd.errors import RequestRejected
 from syncd.http import HttpPolicy, RateLimit, VendorHttp, require
 from syncd.records import (
     ActivityRecord,
@@ -193,6 +194,15 @@ class HubSpotConnector(Connector):
     async def gdpr_delete(self, email: str) -> None:
         """Permanently erase one contact (HubSpot's GDPR delete)."""
         await self.client.gdpr_delete(email)
+
+    async def delete_contact(self, email: str) -> ChangeResult:
+        try:
+            await self.gdpr_delete(email)
+        except RequestRejected as exc:
+            if exc.status != 404:
+                raise
+            return ChangeResult(erasure_change(email), ok=True, reason="not in HubSpot")
+        return ChangeResult(erasure_change(email), ok=True)
 
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from syncd.connector import Capabilities, Connector, ConnectorSettings
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
+from syncd.errors import RequestRejected
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
 from syncd.normalize import InvalidEmail, iso_utc, normalize_email, parse_timestamp
 from syncd.records import (
@@ -205,6 +206,16 @@ class MailchimpConnector(Connector):
 
     async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
         return await self.pusher.apply(changes)
+
+    async def delete_contact(self, email: str) -> ChangeResult:
+        """``POST .../members/{hash}/actions/delete-permanent``: the address is forgotten."""
+        try:
+            await self.client.delete_permanent(email)
+        except RequestRejected as exc:
+            if exc.status != 404:
+                raise
+            return ChangeResult(erasure_change(email), ok=True, reason="not in Mailchimp")
+        return ChangeResult(erasure_change(email), ok=True)
 
 
 def _keyset_cursor(state: Keyset | None, previous: str | None) -> str | None:

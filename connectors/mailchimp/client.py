@@ -19,7 +19,7 @@ from syncd.http import VendorHttp, require
 from syncd.normalize import iso_utc, parse_timestamp
 
 from . import settings as s
-from .mapping import last_changed
+from .mapping import last_changed, subscriber_hash
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,16 @@ class MailchimpClient:
         path = await self.path(s.SEGMENT, segment_id=segment_id)
         body = {"members_to_add": add, "members_to_remove": remove}
         return await self.http.call("segment_batch", "POST", path, kind="write", json_body=body)
+
+    async def delete_permanent(self, email: str) -> None:
+        member = await self.path(s.MEMBER, subscriber_hash=subscriber_hash(email))
+        await self.http.call(
+            "delete_permanent",
+            "POST",
+            member + "/actions/delete-permanent",
+            kind="write",
+            record=email,
+        )
 
     async def update_members(self, members: list[dict[str, Any]]) -> Any:
         """Batch update of existing members' merge fields; never sends a status."""
