@@ -28,7 +28,6 @@ GROUPS: list[tuple[str, str, str]] = [
     ("segments", "syncd.cli.segments_cmd", "Preview segments and explain memberships."),
     ("models", "syncd.cli.models_cmd", "Train predictive models and clusters; list stored ones."),
     ("gdpr", "syncd.cli.gdpr_cmd", "Export or erase everything syncd holds on one person."),
-    ("gdpr", "syncd.cli.gdpr_cmd", "Export or erase everything syncd holds on one person."),
 ]
 
 #: single commands: (module, function name)
