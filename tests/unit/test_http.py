@@ -161,3 +161,14 @@ async def test_connection_limit_bounds_concurrency() -> None:
     await asyncio.gather(*(http.call("get", "GET", "/ok") for _ in range(20)))
     assert server.max_in_flight <= 3
     assert len(server.arrivals) == 20
+
+
+async def test_the_safety_margin_stretches_time_not_the_request_count() -> None:
+    clock = VirtualClock()
+    server = Server(clock, limit=10, period=1.0)
+    http = make_http(server, safety_margin=0.02)
+    for _ in range(200):
+        await http.call("get", "GET", "/ok")
+    assert http.stats.rate_limited == 0
+    rate = len(server.arrivals) / clock.monotonic()
+    assert 0.95 * 10 <= rate <= 10.0
