@@ -182,7 +182,7 @@ class Daemon:
             if requeued:
                 log.info("requeued %d resync requests left running", len(requeued))
             self.scheduler = build_scheduler()
-            schedule_accounts(self.scheduler, self.config, self._scheduled)
+            schedule_accounts(self.scheduler, self.config, self._scheduled, self._retention)
             self.scheduler.start()
             self._background.append(asyncio.create_task(self._poll_forever()))
             if self.options.serve_api:
@@ -270,7 +270,7 @@ class Daemon:
         if self.options.redactor is not None:
             self.options.redactor.set_secrets(config_secrets(result.config))
         if self.scheduler is not None:
-            schedule_accounts(self.scheduler, result.config, self._scheduled)
+            schedule_accounts(self.scheduler, result.config, self._scheduled, self._retention)
         self.metrics.reloads.labels("ok").inc()
         log.info("config reloaded: %d accounts", len(result.config.accounts))
         return result
@@ -296,6 +296,15 @@ class Daemon:
         # shielded: stopping the scheduler cancels its jobs, the run ends on our terms
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
+
+    async def _retention(self, account_id: str) -> None:
+        """A daily job: drop the account's activity older than its ``retention_days``."""
+        from syncd.gdpr.retention import drop_old_activity
+
+        days = self.config.account(account_id).retention_days
+        if days and not self.stopping.is_set():
+            dropped = drop_old_activity(self.engine, account_id, days, self.clock.now())
+            log.info("retention of %s: %s", account_id, dropped, extra={"account": account_id})
 
     def _spawn(
         self,

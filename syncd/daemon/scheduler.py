@@ -25,6 +25,9 @@ JOB_KINDS: tuple[JobKind, ...] = ("incremental", "full", "train")
 CRON_MISFIRE_GRACE_S = 3600
 
 ScheduledRun = Callable[[str, JobKind], Awaitable[object]]
+#: daily housekeeping of one account (retention: activity older than retention_days goes)
+Housekeeping = Callable[[str], Awaitable[object]]
+HOUSEKEEPING_EVERY_S = 24 * 3600
 
 
 def job_id(account_id: str, kind: JobKind) -> str:
@@ -49,7 +52,10 @@ def build_scheduler() -> AsyncIOScheduler:
 
 
 def schedule_accounts(
-    scheduler: AsyncIOScheduler, config: SyncdConfig, run: ScheduledRun
+    scheduler: AsyncIOScheduler,
+    config: SyncdConfig,
+    run: ScheduledRun,
+    housekeeping: Housekeeping | None = None,
 ) -> list[str]:
     """Replace every account job with the config's; returns the job ids now scheduled."""
     for job in scheduler.get_jobs():
@@ -57,6 +63,18 @@ def schedule_accounts(
     ids: list[str] = []
     for account in config.accounts:
         ids += _schedule_account(scheduler, account, run)
+        if housekeeping is not None and account.retention_days:
+            ident = f"{account.id}:retention"
+            scheduler.add_job(
+                housekeeping,
+                IntervalTrigger(seconds=HOUSEKEEPING_EVERY_S, timezone="UTC"),
+                args=[account.id],
+                id=ident,
+                name=f"retention of {account.id}",
+                misfire_grace_time=HOUSEKEEPING_EVERY_S,
+                replace_existing=True,
+            )
+            ids.append(ident)
     return ids
 
 
