@@ -27,7 +27,7 @@ async def test_a_retention_job_only_where_retention_days_is_set(tmp_path: Path) 
     ids = schedule_accounts(scheduler, config, run, housekeeping)
     assert "demo:retention" in ids
     job = scheduler.get_job("demo:retention")
-    assert job is not None and job.args == ["demo"]
+    assert job is not None and tuple(job.args) == ("demo",)
     await job.func(*job.args)
     assert calls == ["demo"]
     config.accounts[0].retention_days = None
