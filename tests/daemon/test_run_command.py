@@ -47,7 +47,8 @@ async def test_syncd_run_serves_runs_and_stops_on_sigterm(
         )  # fmt: skip
         try:
             auth = {"Authorization": f"Bearer {TOKEN}"}
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            # generous timeouts: on a loaded CI machine the daemon may answer slowly mid-run
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
 
                 async def healthy() -> bool:
                     try:
@@ -60,10 +61,13 @@ async def test_syncd_run_serves_runs_and_stops_on_sigterm(
                 request_id = answer.json()["request_id"]
 
                 async def done() -> bool:
-                    got = (await http.get(f"/resync/{request_id}", headers=auth)).json()
+                    try:
+                        got = (await http.get(f"/resync/{request_id}", headers=auth)).json()
+                    except httpx.TimeoutException:
+                        return False
                     return bool(got["status"] == "done")
 
-                await wait_for(done, within=90, step=0.1)
+                await wait_for(done, within=180, step=0.1)
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), timeout=20)
         finally:
