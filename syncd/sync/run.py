@@ -218,7 +218,10 @@ class SyncRun:
         return totals
 
     async def _recompute(self, report: RunReport) -> None:
-        report.recompute = self.recompute_fn(self.engine, self.now, self.options.full)
+        # CPU-bound: in a worker thread, so a daemon's admin API and webhooks stay responsive
+        report.recompute = await asyncio.to_thread(
+            self.recompute_fn, self.engine, self.now, self.options.full
+        )
 
     async def _plan(self, report: RunReport) -> dict[TargetKey, str]:
         with self.engine.connect() as conn:
