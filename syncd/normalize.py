@@ -64,4 +64,3 @@ def parse_money(
     if code is not None and (len(code) != 3 or not code.isalpha()):
         raise ValueError(f"not an ISO 4217 currency: {currency!r}")
     return value, code
-
