@@ -14,11 +14,11 @@ from starlette.routing import Route
 from syncd.normalize import iso_utc, parse_timestamp
 from syncd.sandbox.harness import parse_body
 from syncd.sandbox.hubspot.errors import bad_json, query_int, too_many_inputs, validation_error
+from syncd.sandbox.hubspot.events import EventIndex
 from syncd.sandbox.hubspot.limits import HubSpotLimits
 from syncd.sandbox.hubspot.models import BatchInputString, SubscriptionChange
 from syncd.sandbox.hubspot.seed import EMAIL_EVENT_TYPES, purchase_event_type
 from syncd.sandbox.hubspot.state import (
-    EventOccurrence,
     HubSpotState,
     SubscriptionStatus,
     SubscriptionType,
@@ -30,6 +30,7 @@ class PreferenceRoutes:
     def __init__(self, state: HubSpotState, limits: HubSpotLimits) -> None:
         self.state = state
         self.limits = limits
+        self._events = EventIndex()
 
     def routes(self) -> list[Route]:
         v3 = "/communication-preferences/v3"
@@ -226,20 +227,20 @@ class PreferenceRoutes:
             self._when(request, "occurredBefore"),
         )
         limit = max(1, min(query_int(request, "limit", 100), self.limits.events_page_max))
-        found: list[EventOccurrence] = [
-            e
-            for e in self.state.events
-            if (event_type is None or e.event_type == event_type)
-            and (object_id is None or e.object_id == object_id)
-            and (after_at is None or e.occurred_at > after_at)
-            and (before_at is None or e.occurred_at < before_at)
-        ]
         descending = request.query_params.get("sort", "-occurredAt").startswith("-")
-        found.sort(key=lambda e: (e.occurred_at, e.id), reverse=descending)
         offset = _decode_after(request.query_params.get("after"))
-        window = found[offset : offset + limit]
+        window, total = self._events.page(
+            self.state.events,
+            event_type=event_type,
+            object_id=object_id,
+            after=after_at,
+            before=before_at,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
         body: dict[str, Any] = {"results": [e.as_json() for e in window]}
-        if offset + limit < len(found):
+        if offset + limit < total:
             token = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
             body["paging"] = {"next": {"after": token, "link": ""}}
         return JSONResponse(body)
