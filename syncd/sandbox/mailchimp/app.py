@@ -79,7 +79,9 @@ class MailchimpApi(AudienceApi):
             field = q.sort_field
 
             def key(m: Member) -> datetime:
-                return getattr(m, field) or EPOCH
+                # Mailchimp keeps these to the second: members within one second tie (and
+                # keep their order), as a keyset reader of the real API sees them
+                return (getattr(m, field) or EPOCH).replace(microsecond=0)
 
             found.sort(key=key, reverse=q.sort_dir == "DESC")
         page = found[q.offset : q.offset + q.count]
@@ -95,11 +97,13 @@ class MailchimpApi(AudienceApi):
         since, before = aware(q.since_last_changed), aware(q.before_last_changed)
         opt_since, opt_before = aware(q.since_timestamp_opt), aware(q.before_timestamp_opt)
         opt = m.timestamp_opt
+        # compared at the one-second resolution Mailchimp keeps and reports
+        changed = m.last_changed.replace(microsecond=0)
         return not (
             (q.status is not None and m.status != q.status)
             or (q.email_type is not None and m.email_type != q.email_type)
-            or (since is not None and m.last_changed <= since)
-            or (before is not None and m.last_changed >= before)
+            or (since is not None and changed <= since)
+            or (before is not None and changed >= before)
             or (opt_since is not None and (opt is None or opt <= opt_since))
             or (opt_before is not None and (opt is None or opt >= opt_before))
             or (q.unique_email_id is not None and m.unique_email_id != q.unique_email_id)
