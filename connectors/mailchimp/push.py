@@ -8,12 +8,16 @@
   that is not on the audience is refused by Mailchimp rather than created.
 - Mailchimp's per-record errors become failed ChangeResults with its words; a call refused as a
   whole (4xx) fails the changes it carried; transient failures propagate (apply is idempotent).
+- Batches are independent (each address sits in one batch per segment, each member in one
+  merge-field batch), so they go concurrently, up to the 10 connections Mailchimp allows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from syncd.errors import RequestRejected, VendorError
@@ -36,6 +40,24 @@ def merge_tag_for(name: str, taken: set[str]) -> str:
         n += 1
         tag = f"{base[: 10 - len(str(n))]}{n}"
     return tag
+
+
+Job = Callable[[], Awaitable[None]]
+
+
+async def run_bounded(jobs: Sequence[Job], limit: int) -> None:
+    """Run ``jobs`` concurrently, at most ``limit`` at once; once all are done, re-raise the
+    first failure (in job order) so callers see the same exception as from a sequential loop."""
+    gate = asyncio.Semaphore(max(1, limit))
+
+    async def one(job: Job) -> None:
+        async with gate:
+            await job()
+
+    outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 class Targets:
@@ -125,19 +147,26 @@ class Pusher:
                 tags.setdefault(ids[c.target], []).append(i)
             else:
                 props.append(i)
+        jobs: list[Job] = []
+        finish: list[Callable[[], None]] = []
         for segment_id, idxs in tags.items():
-            await self._push_tag(segment_id, changes, idxs, results)
+            finish.append(self._push_tag(segment_id, changes, idxs, results, jobs))
         if props:
-            await self._push_properties(changes, props, ids, results)
+            finish.append(self._push_properties(changes, props, ids, results, jobs))
+        await run_bounded(jobs, self.client.http.policy.max_connections)
+        for done in finish:
+            done()
         return [results[i] for i in range(len(changes))]
 
-    async def _push_tag(
+    def _push_tag(
         self,
         segment_id: str,
         changes: Sequence[Change],
         idxs: list[int],
         results: dict[int, ChangeResult],
-    ) -> None:
+        jobs: list[Job],
+    ) -> Callable[[], None]:
+        """Queue this segment's batches on ``jobs``; return what records their results."""
         final: dict[str, tuple[ChangeOp, str, list[int]]] = {}  # the last op per address wins
         for i in idxs:
             c = changes[i]
@@ -148,28 +177,38 @@ class Pusher:
         most = s.SEGMENT_BATCH_MAX
         calls = max(math.ceil(len(adds) / most), math.ceil(len(removes) / most))
         reasons: dict[str, str] = {}
-        for n in range(calls):
-            add, remove = adds[n * most : (n + 1) * most], removes[n * most : (n + 1) * most]
+
+        async def send(add: list[str], remove: list[str]) -> None:
             try:
                 body = await self.client.segment_batch(segment_id, add, remove)
             except RequestRejected as exc:
                 reasons.update({_key(e): str(exc) for e in add + remove})
-                continue
+                return
             for error in (body or {}).get("errors") or []:
                 for email in error.get("email_addresses") or []:
                     reasons[_key(str(email))] = str(error.get("error") or "refused")
-        for _, email, members in final.values():
-            reason = reasons.get(_key(email))
-            for i in members:
-                results[i] = ChangeResult(changes[i], reason is None, reason)
 
-    async def _push_properties(
+        for n in range(calls):
+            add, remove = adds[n * most : (n + 1) * most], removes[n * most : (n + 1) * most]
+            jobs.append(partial(send, add, remove))
+
+        def record() -> None:
+            for _, email, members in final.values():
+                reason = reasons.get(_key(email))
+                for i in members:
+                    results[i] = ChangeResult(changes[i], reason is None, reason)
+
+        return record
+
+    def _push_properties(
         self,
         changes: Sequence[Change],
         idxs: list[int],
         ids: dict[Target, str],
         results: dict[int, ChangeResult],
-    ) -> None:
+        jobs: list[Job],
+    ) -> Callable[[], None]:
+        """Queue the merge-field batches on ``jobs``; return what records their results."""
         fields: dict[str, dict[str, Any]] = {}
         emails: dict[str, str] = {}
         members: dict[str, list[int]] = {}
@@ -182,18 +221,26 @@ class Pusher:
         keys = list(fields)
         reasons: dict[str, str] = {}
         most = s.BATCH_MEMBERS_MAX
-        for start in range(0, len(keys), most):
-            chunk = keys[start : start + most]
+
+        async def send(chunk: list[str]) -> None:
             payload = [{"email_address": emails[k], "merge_fields": fields[k]} for k in chunk]
             try:
                 body = await self.client.update_members(payload)
             except RequestRejected as exc:
                 reasons.update({k: str(exc) for k in chunk})
-                continue
+                return
             for error in (body or {}).get("errors") or []:
                 email = _key(str(error.get("email_address", "")))
                 reasons[email] = str(error.get("error") or error.get("error_code") or "refused")
-        for k, positions in members.items():
-            reason = reasons.get(k)
-            for i in positions:
-                results[i] = ChangeResult(changes[i], reason is None, reason)
+
+        for start in range(0, len(keys), most):
+            chunk = keys[start : start + most]
+            jobs.append(partial(send, chunk))
+
+        def record() -> None:
+            for k, positions in members.items():
+                reason = reasons.get(k)
+                for i in positions:
+                    results[i] = ChangeResult(changes[i], reason is None, reason)
+
+        return record
