@@ -119,6 +119,21 @@ class Account:
                 out.setdefault((row.tool, row.target), set()).add(row.email)
         return out
 
+    def identities(self, tool: str) -> list[Any]:
+        """(email, remote_id) of every contact syncd knows in ``tool``."""
+        from syncd.store.models import Contact, Identity
+
+        identity = Identity.__table__  # type: ignore[attr-defined]
+        contact = Contact.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(contact.c.email, identity.c.remote_id)
+                    .join(contact, contact.c.id == identity.c.contact_id)
+                    .where(identity.c.tool == tool)
+                )
+            )
+
     def outbox(self) -> list[Any]:
         table = OutboxItem.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
