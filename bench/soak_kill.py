@@ -11,8 +11,9 @@ request rates x``--speed``) with a SQLite store, then, per round:
    full sync corrects);
 2. starts ``syncd sync --full`` and SIGKILLs it at a random moment of its push: the store's
    ``run.phase`` is polled until it reads ``push``, then the kill comes after a random delay
-   drawn from [0, the last completed push's duration] (so that some kills land before the
-   first write, some between writes, some after the last);
+   drawn from [0, W], W adapting as the soak goes (shrunk after a kill that came once the run
+   was done, widened after one inside the push), so that some kills land before the first
+   write, some between writes and some after the last;
 3. runs ``syncd sync --json`` (incremental) to completion, then another one, and checks:
    - the completion run is ok and no outbox item is left pending;
    - the further run plans 0 changes and makes 0 write calls;
@@ -342,9 +343,11 @@ def main(args: argparse.Namespace) -> int:
                         args.speed,
                         args.activity_days,
                     )
-                result, push_s = one_round(number, sandbox, rng, args, window)
-                # the next kill lands somewhere in a push as long as the last one took
-                window = max(push_s, args.kill_window_s)
+                result, _push_s = one_round(number, sandbox, rng, args, window)
+                # aim the next kill into the push: a kill that came after the run was done
+                # shrinks the window, one inside the push widens it a little
+                if result.kill.killed:
+                    window *= 1.1 if result.kill.phase == "push" else 0.7
                 rounds.append(result)
                 print(result.line(), flush=True)
             final = run_sync(sandbox, "--full")
@@ -390,7 +393,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--kill-window-s",
         type=float,
         default=0.5,
-        help="the kill delay's upper bound before a push was measured (and its least)",
+        help="the kill delay's first upper bound (it adapts)",
     )
     parser.add_argument(
         "--workdir", help="keep the sandboxes' configs, stores and logs here (default: a temp dir)"
