@@ -120,6 +120,9 @@ class ServerWindow:
         return self._hits[0] + self.per_seconds - now
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
 @dataclass
 class Exchange:
     method: str
@@ -130,6 +133,53 @@ class Exchange:
     response_body: Any
     request_headers: dict[str, str] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+
+
+class CapturedExchange(Exchange):
+    """An exchange as the middleware logs it: bodies and headers kept as received and decoded
+    on first read. A served sandbox answers tens of thousands of requests whose log is rarely
+    read; decoding every body up front cost the server a share of its CPU and kept all those
+    decoded bodies alive."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        raw: tuple[bytes, bytes, RawHeaders, RawHeaders],
+    ) -> None:
+        # the dataclass fields become properties below; only the raw parts are stored
+        self.method, self.path, self.query, self.status = method, path, query, status
+        self._raw: tuple[bytes, bytes, RawHeaders, RawHeaders] | None = raw
+        self._decoded: dict[str, Any] = {}
+
+    def _part(self, name: str) -> Any:
+        if name not in self._decoded and self._raw is not None:
+            request, response, request_headers, response_headers = self._raw
+            self._decoded.update(
+                request_body=_maybe_json(request),
+                response_body=_maybe_json(response),
+                request_headers={k.decode().lower(): v.decode() for k, v in request_headers},
+                response_headers={k.decode().lower(): v.decode() for k, v in response_headers},
+            )
+            self._raw = None
+        return self._decoded.get(name)
+
+
+def _lazy(name: str) -> property:
+    def get(self: CapturedExchange) -> Any:
+        return self._part(name)
+
+    def put(self: CapturedExchange, value: Any) -> None:
+        self._part(name)
+        self._decoded[name] = value
+
+    return property(get, put)
+
+
+for _name in ("request_body", "response_body", "request_headers", "response_headers"):
+    setattr(CapturedExchange, _name, _lazy(_name))
 
 
 class ExchangeLog:
@@ -198,17 +248,12 @@ class SandboxMiddleware:
         fault = self.faults.next_fault(scope["path"])
         status, headers, payload = await self._answer(scope, replay, fault)
         self.log.exchanges.append(
-            Exchange(
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode(),
-                request_body=_maybe_json(body),
-                status=status,
-                response_body=_maybe_json(payload),
-                request_headers={
-                    k.decode().lower(): v.decode() for k, v in scope.get("headers", [])
-                },
-                response_headers={k.decode().lower(): v.decode() for k, v in headers},
+            CapturedExchange(
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b"").decode(),
+                status,
+                (body, payload, list(scope.get("headers", [])), headers),
             )
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
