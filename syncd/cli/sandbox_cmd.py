@@ -78,8 +78,11 @@ def serve(
     store_url: Annotated[
         str, typer.Option(help="The store URL written into that config.")
     ] = "sqlite:///./syncd-sandbox.db",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (keep loopback outside a container).")
+    ] = "127.0.0.1",
 ) -> None:
-    """Seed the sandboxes and serve them on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    """Seed the sandboxes and serve them (on 127.0.0.1 by default) until Ctrl-C or SIGTERM."""
     from syncd.sandbox.generate import generate
     from syncd.sandbox.serve import SandboxServer, summaries
     from syncd.sandbox.world import SandboxWorld
@@ -92,7 +95,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with SandboxServer(world.sandboxes, port_base=port_base or None) as server:
+        async with SandboxServer(world.sandboxes, port_base=port_base or None, host=host) as server:
             for served in server.served:
                 # plain echo: URLs and keys are copied from here, so never wrap them
                 typer.echo(f"{served.vendor:<10} {served.url}  key {served.api_key}")

@@ -85,11 +85,11 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _bind(port: int) -> socket.socket:
+def _bind(port: int, host: str = LOOPBACK) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((LOOPBACK, port))
+        sock.bind((host, port))
     except OSError:
         sock.close()
         raise
@@ -104,10 +104,16 @@ class SandboxServer:
     """
 
     def __init__(
-        self, sandboxes: Mapping[str, VendorSandbox], *, port_base: int | None = None
+        self,
+        sandboxes: Mapping[str, VendorSandbox],
+        *,
+        port_base: int | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         self.sandboxes = dict(sandboxes)
         self.port_base = port_base
+        #: loopback unless told otherwise (a container network in the compose example)
+        self.host = host
         self.served: list[ServedSandbox] = []
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,7 +122,7 @@ class SandboxServer:
         try:
             for offset, (vendor, sandbox) in enumerate(self.sandboxes.items()):
                 port = 0 if self.port_base is None else self.port_base + offset
-                self._start(vendor, sandbox, _bind(port))
+                self._start(vendor, sandbox, _bind(port, self.host))
             await self._wait_started()
         except BaseException:
             await self.stop()
@@ -140,7 +146,7 @@ class SandboxServer:
         self._servers.append(server)
         self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         api_key = str(getattr(sandbox, "api_key", ""))
-        url = f"http://{LOOPBACK}:{port}{base.path.rstrip('/')}"
+        url = f"http://{self.host}:{port}{base.path.rstrip('/')}"
         self.served.append(ServedSandbox(vendor, sandbox, url, api_key, port))
 
     async def _wait_started(self) -> None:
