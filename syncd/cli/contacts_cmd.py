@@ -17,14 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
+from syncd.cli.common import open_account
 
+if TYPE_CHECKING:
     from syncd.sync.duplicates import DuplicatePair
 
 app = typer.Typer(no_args_is_help=True)
 
-EXIT_INVALID = 2
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Config file.")]
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="Account id.")]
@@ -82,25 +81,6 @@ def render_duplicates(
     console.print(summary)
 
 
-def _open(config: Path, account_id: str) -> Engine:
-    from syncd.config import load_config
-    from syncd.errors import ConfigError
-    from syncd.store.engine import open_store
-
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    try:
-        loaded.account(account_id)
-    except KeyError:
-        typer.echo(f"no account '{account_id}' in {config}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    return open_store(loaded.store_url)
-
-
 @app.command("duplicates")
 def duplicates_command(
     config: ConfigOption,
@@ -115,7 +95,7 @@ def duplicates_command(
     from syncd.sync.duplicates import find_duplicates
 
     try:
-        engine = _open(config, account)
+        _, _, engine = open_account(config, account)
     except SyncdError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -19,37 +19,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syncd.cli.common import EXIT_INVALID, open_account
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from syncd.config import AccountConfig
     from syncd.engine.models import ModelOutcome, TrainReport
 
 app = typer.Typer(no_args_is_help=True)
 
-EXIT_INVALID = 2
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Config file.")]
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="Account id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def _open(config: Path, account_id: str) -> tuple[AccountConfig, Engine]:
-    from syncd.config import load_config
-    from syncd.errors import ConfigError
-    from syncd.store.engine import open_store
-
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    try:
-        account = loaded.account(account_id)
-    except KeyError:
-        typer.echo(f"no account '{account_id}' in {config}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    return account, open_store(loaded.store_url)
 
 
 def _run(engine: Engine, action: Callable[[], None]) -> None:
@@ -163,7 +144,7 @@ def train_command(
     from syncd.engine.configure import model_settings, scoring_settings
     from syncd.engine.models import train
 
-    account_config, engine = _open(config, account)
+    _, account_config, engine = open_account(config, account)
     moment = _parse_now(now)
 
     def act() -> None:
@@ -196,7 +177,7 @@ def show_command(
 
     from syncd.store.models import ModelArtifact
 
-    _, engine = _open(config, account)
+    _, _, engine = open_account(config, account)
 
     def act() -> None:
         table = ModelArtifact.__table__  # type: ignore[attr-defined]

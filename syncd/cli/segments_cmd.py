@@ -20,9 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from syncd.cli.common import EXIT_INVALID, open_account
 from syncd.engine.rules import ClauseExplanation
 from syncd.engine.segments import (
-    PushTarget,
     SegmentDef,
     SegmentExplanation,
     SegmentSet,
@@ -39,48 +39,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True)
 
-EXIT_INVALID = 2
-#: columns of ``contact_score`` laid over the feature frame
-SCORE_COLUMNS = (
-    "engagement_score",
-    "rfm_r",
-    "rfm_f",
-    "rfm_m",
-    "rfm_group",
-    "lifecycle",
-    "engagement_tier",
-    "churn_risk",
-    "purchase_propensity",
-    "cluster",
-    "persona",
-)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Config file.")]
 AccountOption = Annotated[str, typer.Option("--account", "-a", help="Account id.")]
-
-
-# --- config -> engine ----------------------------------------------------------------------
-
-
-def segment_defs(account: AccountConfig) -> list[SegmentDef]:
-    """The engine's segment definitions from an account's config."""
-    return [
-        SegmentDef(
-            name=s.name,
-            rule=s.rule,
-            holdout=s.holdout,
-            push={
-                tool: PushTarget(
-                    tags=tuple(t.tags), lists=tuple(t.lists), properties=dict(t.properties)
-                )
-                for tool, t in s.push.items()
-            },
-        )
-        for s in account.segments
-    ]
-
-
-# --- what the commands show (pure: tested on hand-built frames) ---------------------------
 
 
 @dataclass(frozen=True)
@@ -200,6 +161,12 @@ def render_explain(
 # --- reading the store ------------------------------------------------------------------
 
 
+def _score_columns() -> tuple[str, ...]:
+    from syncd.engine.recompute import SCORE_COLUMNS
+
+    return SCORE_COLUMNS
+
+
 def frame_from_store(
     engine: Engine, account_id: str, now: datetime, contact_ids: Sequence[int] | None = None
 ) -> pd.DataFrame:
@@ -213,12 +180,12 @@ def frame_from_store(
     table = ContactScore.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         frame = compute_features(conn, account_id, now, contact_ids=contact_ids)
-        query = select(table.c.contact_id, *(table.c[c] for c in SCORE_COLUMNS)).where(
+        query = select(table.c.contact_id, *(table.c[c] for c in _score_columns())).where(
             table.c.account_id == account_id
         )
         if contact_ids is not None:
             query = query.where(table.c.contact_id.in_(list(contact_ids)))
-        scores = pd.DataFrame(conn.execute(query).all(), columns=["contact_id", *SCORE_COLUMNS])
+        scores = pd.DataFrame(conn.execute(query).all(), columns=["contact_id", *_score_columns()])
     return overlay_stored_scores(frame, scores.set_index("contact_id"))
 
 
@@ -228,7 +195,7 @@ def overlay_stored_scores(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataF
 
     stored = stored.reindex(frame.index)
     out = frame.copy()
-    for column in SCORE_COLUMNS:
+    for column in _score_columns():
         numeric = field_type(column) is FieldType.NUMBER
         kept = stored[column].astype("float64" if numeric else object)
         if column in out.columns:
@@ -238,23 +205,10 @@ def overlay_stored_scores(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataF
     return out
 
 
-def _open(config: Path, account_id: str) -> tuple[AccountConfig, float, Engine]:
-    from syncd.config import load_config
-    from syncd.errors import ConfigError
-    from syncd.store.engine import open_store
+def _segment_defs(account: AccountConfig) -> list[SegmentDef]:
+    from syncd.engine.configure import segment_defs
 
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    try:
-        account = loaded.account(account_id)
-    except KeyError:
-        typer.echo(f"no account '{account_id}' in {config}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    return account, account.scoring.drift_threshold, open_store(loaded.store_url)
+    return segment_defs(account)
 
 
 def _run(action: Callable[[], None]) -> None:
@@ -279,7 +233,8 @@ def preview_command(
     """Each segment's size, change since the last recompute, drift flag and a sample."""
     from syncd.engine.segment_store import latest_snapshots
 
-    account_config, threshold, engine = _open(config, account)
+    _, account_config, engine = open_account(config, account)
+    threshold = account_config.scoring.drift_threshold
 
     def act() -> None:
         now = datetime.now(UTC)
@@ -288,7 +243,7 @@ def preview_command(
             previous = latest_snapshots(conn, account)
         previews = preview(
             frame,
-            segment_defs(account_config),
+            _segment_defs(account_config),
             account,
             previous,
             drift_threshold=threshold,
@@ -315,7 +270,7 @@ def explain_command(
     from syncd.normalize import InvalidEmail, normalize_email
     from syncd.store.models import Contact
 
-    account_config, _, engine = _open(config, account)
+    _, account_config, engine = open_account(config, account)
 
     def act() -> None:
         try:
@@ -334,7 +289,7 @@ def explain_command(
             typer.echo(f"no contact {address} in account '{account}'", err=True)
             raise typer.Exit(1)
         frame = frame_from_store(engine, account, datetime.now(UTC), contact_ids=[contact_id])
-        explanations = explain(frame, contact_id, segment_defs(account_config), account)
+        explanations = explain(frame, contact_id, _segment_defs(account_config), account)
         render_explain(Console(), address, explanations)
 
     try:

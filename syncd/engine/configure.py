@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from syncd.config import AccountConfig
-from syncd.engine.models import ModelSettings
 from syncd.engine.segments import PushTarget, SegmentDef
 from syncd.engine.settings import ScoringSettings
+
+if TYPE_CHECKING:
+    from syncd.engine.models import ModelSettings
 
 DAYS_PER_MONTH = 30
 
@@ -23,6 +27,8 @@ def scoring_settings(account: AccountConfig) -> ScoringSettings:
 
 
 def model_settings(account: AccountConfig) -> ModelSettings:
+    from syncd.engine.models import ModelSettings  # scikit-learn: only when training
+
     return ModelSettings(inactivity_days=account.scoring.inactive_after_months * DAYS_PER_MONTH)
 
 
