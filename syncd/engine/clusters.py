@@ -37,6 +37,8 @@ _RECENCY_SOURCES = ("days_since_last_open", "days_since_last_click", "days_since
 RECENCY_FEATURE = "days_since_last_engagement"
 _RECENCY_WORDS = ("lapsed", "recent")  # (high days, low days)
 CLUSTER_FEATURES = (*(name for name, _, _ in _COUNT_FEATURES), RECENCY_FEATURE)
+#: the frame columns the cluster features are made of
+CLUSTER_SOURCES = (*(name for name, _, _ in _COUNT_FEATURES), *_RECENCY_SOURCES)
 
 #: below this many rows, native code (OpenMP, BLAS) runs on one thread: on small problems the
 #: threads' start-up and spin-waiting cost more than they save, ten times more on a busy machine

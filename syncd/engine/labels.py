@@ -15,6 +15,7 @@ is column arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, case, func, select
 
+from syncd.engine import sql
 from syncd.records import ActivityType
 from syncd.store.models import ActivityEvent, Contact
 
@@ -100,6 +102,34 @@ def load_outcomes(
         index=frame.index,
     )
     return Outcomes(frame=out, cutoff=cutoff, horizon_days=horizon_days)
+
+
+def outcome_columns(
+    cutoff: datetime, horizon_days: int
+) -> Callable[[sql.RawEvents, sql.ChunkContacts, int], dict[str, np.ndarray]]:
+    """``load_outcomes`` as an extra of ``features.compute_frames``: the same columns computed
+    from the raw events the feature frames are read from, so training reads the events once."""
+    cut_ts = _epoch(cutoff)
+    end_ts = _epoch(cutoff + timedelta(days=horizon_days))
+    engaged_codes = np.array([sql.TYPE_CODES[t] for t in ENGAGEMENT_TYPES])
+    purchase = sql.TYPE_CODES[ActivityType.PURCHASE.value]
+
+    def columns(raw: sql.RawEvents, contacts: sql.ChunkContacts, n: int) -> dict[str, np.ndarray]:
+        seen = raw.occurred <= end_ts
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, raw.position[seen], raw.occurred[seen])
+        after = seen & (raw.occurred > cut_ts)
+        engaged = after & np.isin(raw.code, engaged_codes)
+        bought = after & (raw.code == purchase)
+        # a contact imported after the cut-off but with older history (a merge) is "known"
+        known = (contacts.created_ts <= cut_ts) | (first <= cut_ts)
+        return {
+            "known": known,
+            "engaged_after": np.bincount(raw.position[engaged], minlength=n).astype("float64"),
+            "purchases_after": np.bincount(raw.position[bought], minlength=n).astype("float64"),
+        }
+
+    return columns
 
 
 def active_mask(frame: pd.DataFrame, inactivity_days: float) -> np.ndarray:

@@ -35,9 +35,9 @@ from syncd.engine.classifiers import (
     model_features,
     model_matrix,
 )
-from syncd.engine.clusters import TrainedClusters, fit_clusters
-from syncd.engine.features import compute_features
-from syncd.engine.labels import churn_examples, load_outcomes, propensity_examples
+from syncd.engine.clusters import CLUSTER_SOURCES, TrainedClusters, fit_clusters
+from syncd.engine.features import compute_frames
+from syncd.engine.labels import Outcomes, churn_examples, outcome_columns, propensity_examples
 from syncd.engine.settings import ScoringSettings
 from syncd.store.models import ModelArtifact
 
@@ -53,6 +53,7 @@ __all__ = [
     "ModelSettings",
     "TrainReport",
     "TrainedClassifier",
+    "add_predictions",
     "candidates",
     "fit_classifier",
     "latest_artifact_rows",
@@ -196,24 +197,30 @@ def load_artifacts(bind: Engine | Connection, account_id: str) -> ModelArtifacts
 
 
 def predict(frame: pd.DataFrame, artifacts: ModelArtifacts | None) -> pd.DataFrame:
-    """``frame`` with churn_risk, purchase_propensity (float64, NaN without a model), cluster
-    (float64 label, NaN without one) and persona (object, None without one)."""
-    artifacts = artifacts or ModelArtifacts()
+    """A copy of ``frame`` with churn_risk, purchase_propensity (float64, NaN without a model),
+    cluster (float64 label, NaN without one) and persona (object, None without one)."""
     out = frame.copy()
+    add_predictions(out, artifacts)
+    return out
+
+
+def add_predictions(frame: pd.DataFrame, artifacts: ModelArtifacts | None) -> None:
+    """``predict`` in place: the prediction columns are set on ``frame`` itself (a recompute's
+    million-row frame is not copied; the models read only their own feature columns)."""
+    artifacts = artifacts or ModelArtifacts()
     for column, model in (
         ("churn_risk", artifacts.churn),
         ("purchase_propensity", artifacts.propensity),
     ):
-        out[column] = _safely(model.score, frame) if model else np.full(len(frame), np.nan)
+        frame[column] = _safely(model.score, frame) if model else np.full(len(frame), np.nan)
     cluster = np.full(len(frame), np.nan)
     persona = np.full(len(frame), None, dtype=object)
     if artifacts.clusters is not None:
         assigned = _safely(artifacts.clusters.assign, frame)
         if isinstance(assigned, tuple):
             cluster, persona = assigned
-    out["cluster"] = cluster
-    out["persona"] = pd.Series(persona, index=frame.index, dtype=object)
-    return out
+    frame["cluster"] = cluster
+    frame["persona"] = pd.Series(persona, index=frame.index, dtype=object)
 
 
 def _safely(method: Any, frame: pd.DataFrame) -> Any:
@@ -229,11 +236,33 @@ def _safely(method: Any, frame: pd.DataFrame) -> Any:
 # --- training -------------------------------------------------------------------------------
 
 
-def _compute_features(
-    conn: Connection, account_id: str, now: datetime, scoring: ScoringSettings | None
-) -> pd.DataFrame:
-    # features only: scores would be measured on a past frame and are not model inputs
-    return compute_features(conn, account_id, now=now, settings=scoring, with_scores=False)
+def _training_frames(
+    engine: Engine,
+    account_id: str,
+    now: datetime,
+    cutoff: datetime,
+    settings: ModelSettings,
+    scoring: ScoringSettings | None,
+    current: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, Outcomes, pd.DataFrame]:
+    """The frame as of the cut-off, the outcomes after it and (unless given) the clustering
+    columns as of now, all from one read of the events (features.compute_frames)."""
+    moments, columns = [cutoff], [None]
+    if current is None:
+        moments.append(now)
+        columns.append(set(CLUSTER_SOURCES))
+    frames, extra = compute_frames(
+        engine,
+        account_id,
+        moments,
+        settings=scoring,
+        columns=columns,
+        extra=outcome_columns(cutoff, settings.horizon_days),
+    )
+    if extra is None:  # cannot happen: an extra was asked for
+        raise RuntimeError("outcomes missing")
+    outcomes = Outcomes(frame=extra, cutoff=cutoff, horizon_days=settings.horizon_days)
+    return frames[0], outcomes, current if current is not None else frames[1]
 
 
 def train(
@@ -264,11 +293,9 @@ def train(
         timings[name] = round(time.perf_counter() - started, 3)
         started = time.perf_counter()
 
-    with engine.connect() as conn:
-        past = _compute_features(conn, account_id, cutoff, scoring)
-        outcomes = load_outcomes(conn, account_id, cutoff, settings.horizon_days)
-        if current is None:
-            current = _compute_features(conn, account_id, now, scoring)
+    past, outcomes, current = _training_frames(
+        engine, account_id, now, cutoff, settings, scoring, current
+    )
     lap("features")
     churn, churn_msg = fit_classifier(
         CHURN,

@@ -196,9 +196,9 @@ def _predict(engine: Engine, account_id: str, frame: pd.DataFrame) -> pd.DataFra
         from syncd.engine import models
     except ImportError:  # the models module is optional until it lands
         return frame
-    artifacts = models.load_artifacts(engine, account_id)
-    predicted: pd.DataFrame = models.predict(frame, artifacts)
-    return predicted
+    # in place: a copy of a million-row frame costs more memory than anything else in the run
+    models.add_predictions(frame, models.load_artifacts(engine, account_id))
+    return frame
 
 
 def _evaluate(frame: pd.DataFrame, segments: Sequence[Any], account_id: str) -> dict[str, Any]:
@@ -346,14 +346,6 @@ def _insert_scores(
     encoded: dict[str, npt.NDArray[Any]],
     now: datetime,
 ) -> None:
-    columns: list[list[Any]] = []
-    for column in SCORE_COLUMNS:
-        values = encoded[column]
-        null = values == (_NULL_NUMBER if column in _NUMERIC else "")
-        listed: list[Any] = values.tolist()
-        for i in np.flatnonzero(null).tolist():
-            listed[i] = None
-        columns.append(listed)
     sqlite = conn.dialect.name == "sqlite"
     computed = now.astimezone(UTC)
     stamp: Any = computed.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else computed
@@ -361,15 +353,23 @@ def _insert_scores(
     names = ", ".join(("account_id", "contact_id", "computed_at", *SCORE_COLUMNS))
     marks = ", ".join([mark] * (3 + len(SCORE_COLUMNS)))
     statement = f"INSERT INTO contact_score ({names}) VALUES ({marks})"
-    id_list = ids.tolist()
-    for start in range(0, len(id_list), _WRITE_BATCH):
-        stop = min(start + _WRITE_BATCH, len(id_list))
+    nulls = {c: encoded[c] == (_NULL_NUMBER if c in _NUMERIC else "") for c in SCORE_COLUMNS}
+    # Python objects one batch at a time: a million rows of eleven boxed values each would
+    # cost more memory than the frame
+    for start in range(0, len(ids), _WRITE_BATCH):
+        stop = min(start + _WRITE_BATCH, len(ids))
+        columns: list[list[Any]] = []
+        for column in SCORE_COLUMNS:
+            listed: list[Any] = encoded[column][start:stop].tolist()
+            for i in np.flatnonzero(nulls[column][start:stop]).tolist():
+                listed[i] = None
+            columns.append(listed)
         rows = list(
             zip(
                 repeat(account_id, stop - start),
-                id_list[start:stop],
+                ids[start:stop].tolist(),
                 repeat(stamp, stop - start),
-                *(values[start:stop] for values in columns),
+                *columns,
                 strict=True,
             )
         )

@@ -216,19 +216,26 @@ def events_sql(conn: Connection, chunk: Chunk, settings: ScoringSettings) -> str
     )
 
 
-def read_events(
-    conn: Connection,
-    account_id: str,
-    chunk: Chunk,
-    now_ts: int,
-    settings: ScoringSettings,
-) -> ChunkEvents:
+@dataclass(frozen=True)
+class RawEvents:
+    """A chunk's events as decoded, before any ``now``: one read can serve several moments."""
+
+    position: IntArray  # index into the chunk's ids
+    occurred: IntArray  # epoch seconds
+    code: IntArray  # TYPE_CODES / OTHER_CODE
+    value: FloatArray  # purchase value in the base currency (0 when none)
+
+
+def read_raw_events(
+    conn: Connection, account_id: str, chunk: Chunk, settings: ScoringSettings
+) -> RawEvents:
     params: dict[str, Any] = {"a": account_id, "low": chunk.low, "high": chunk.high}
     row = conn.execute(text(events_sql(conn, chunk, settings)), params).one()
     numbers = parse_ints(row[0])
     is_value = numbers < 0
     packed = numbers[~is_value]
     cents = -1 - numbers[is_value]
+    del numbers, is_value
     contact = chunk.low + (packed >> CONTACT_SHIFT)
     occurred = (packed >> TS_SHIFT) & ((1 << TS_BITS) - 1)
     flags = packed & 15
@@ -240,14 +247,32 @@ def read_events(
         raise RuntimeError("event values out of step with events")  # would be a driver bug
     value = np.zeros(len(packed), dtype=np.float64)
     value[has_value] = cents / 100.0
-    # events after ``now`` did not happen yet as far as this frame is concerned
-    keep &= occurred <= now_ts
+    if not bool(keep.all()):
+        position, occurred, flags, value = position[keep], occurred[keep], flags[keep], value[keep]
+    return RawEvents(position=position, occurred=occurred, code=flags & 7, value=value)
+
+
+def events_as_of(raw: RawEvents, now_ts: int) -> ChunkEvents:
+    """The events known at ``now_ts``: events after it did not happen yet for this frame."""
+    keep = raw.occurred <= now_ts
+    if bool(keep.all()):
+        return ChunkEvents(raw.position, now_ts - raw.occurred, raw.code, raw.value)
     return ChunkEvents(
-        position=position[keep],
-        age_s=now_ts - occurred[keep],
-        code=(flags & 7)[keep],
-        value=value[keep],
+        position=raw.position[keep],
+        age_s=now_ts - raw.occurred[keep],
+        code=raw.code[keep],
+        value=raw.value[keep],
     )
+
+
+def read_events(
+    conn: Connection,
+    account_id: str,
+    chunk: Chunk,
+    now_ts: int,
+    settings: ScoringSettings,
+) -> ChunkEvents:
+    return events_as_of(read_raw_events(conn, account_id, chunk, settings), now_ts)
 
 
 def read_contacts(
