@@ -78,11 +78,22 @@ def erase(
     remote: Annotated[
         bool, typer.Option("--remote", help="Also delete them in every tool.")
     ] = False,
+    local_only: Annotated[
+        bool,
+        typer.Option(
+            "--local-only",
+            help="Touch no tool: leave the lists and tags syncd gave them where they are.",
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase EMAIL from ACCOUNT: every row goes, a salted hash tombstone stays."""
+    """Erase EMAIL from ACCOUNT: every row goes, a salted hash tombstone stays.
+
+    By default the person first leaves every list and tag syncd manages in each tool (the store
+    forgets them, so no later run could); ``--remote`` deletes them in each tool instead.
+    """
     from syncd.clock import SystemClock
-    from syncd.gdpr.erase import delete_remotely, erase_person
+    from syncd.gdpr.erase import delete_remotely, erase_person, withdraw_memberships
 
     found, engine, address = _open(config, account, email)
     where = "the store and every tool" if remote else "the store"
@@ -90,10 +101,16 @@ def erase(
         engine.dispose()
         raise typer.Exit(1)
     try:
-        outcome = asyncio.run(delete_remotely(found, address)) if remote else {}
+        if remote:
+            outcome = asyncio.run(delete_remotely(found, address))
+        elif local_only:
+            outcome = {}
+        else:  # the person stays in the tools, but leaves every list and tag syncd manages
+            outcome = asyncio.run(withdraw_memberships(engine, found, address))
         report = erase_person(engine, found.id, address, SystemClock().now(), remote=outcome)
     finally:
         engine.dispose()
     typer.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
-    if any(not v.startswith(("deleted", "not held")) for v in report.remote.values()):
+    fine = ("deleted", "not held", "removed from")
+    if any(not v.startswith(fine) for v in report.remote.values()):
         raise typer.Exit(1)

@@ -63,6 +63,74 @@ async def delete_remotely(
     return outcome
 
 
+async def withdraw_memberships(
+    engine: Engine,
+    account: AccountConfig,
+    email: str,
+    http_options: HttpOptions | None = None,
+) -> dict[str, str]:
+    """Take the person off every list and tag syncd put them on, in every tool.
+
+    An erasure without ``remote`` leaves the person in the tools, but not in syncd's segments:
+    once the store forgets them, no later run could take them out again, so it happens now.
+    """
+    from syncd.records import Change, ChangeOp, Target, TargetKind
+    from syncd.store.models import Identity, LedgerEntry
+    from syncd.sync.service import build_connectors
+
+    ledger: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    identity: Table = Identity.__table__  # type: ignore[attr-defined]
+    address = normalize_email(email)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ledger.c.tool, ledger.c.target_kind, ledger.c.target, identity.c.remote_id)
+            .join(CONTACT, CONTACT.c.id == ledger.c.contact_id)
+            .outerjoin(
+                identity,
+                and_(
+                    identity.c.contact_id == ledger.c.contact_id, identity.c.tool == ledger.c.tool
+                ),
+            )
+            .where(
+                and_(
+                    CONTACT.c.account_id == account.id,
+                    CONTACT.c.email == address,
+                    ledger.c.target_kind != str(TargetKind.PROPERTY),
+                )
+            )
+        ).all()
+    changes: dict[str, list[Change]] = {}
+    for row in rows:
+        target = Target(TargetKind(row.target_kind), row.target)
+        changes.setdefault(row.tool, []).append(
+            Change(target, ChangeOp.REMOVE, address, remote_id=row.remote_id)
+        )
+    outcome: dict[str, str] = {}
+    connectors = build_connectors(account, http_options, read_only=True)
+    try:
+        for tool, wanted in sorted(changes.items()):
+            connector = connectors.get(tool)
+            if connector is None:
+                outcome[tool] = "not configured any more"
+                continue
+            try:
+                await connector.ensure_targets(sorted({c.target for c in wanted}, key=str))
+                results = await connector.apply(wanted)
+            except SyncdError as exc:
+                outcome[tool] = f"failed: {exc}"
+                continue
+            refused = [r.reason or "refused" for r in results if not r.ok]
+            outcome[tool] = (
+                f"removed from {len(results)} target(s)"
+                if not refused
+                else f"refused: {refused[0]}"
+            )
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+    return outcome
+
+
 def erase_person(
     engine: Engine,
     account_id: str,
@@ -123,4 +191,11 @@ def _delete(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
         conn.execute(delete(table).where(and_(*(k == row[k.name] for k in keys))))
 
 
-__all__ = ["AUDIT", "REJECTED", "ErasureReport", "delete_remotely", "erase_person"]
+__all__ = [
+    "AUDIT",
+    "REJECTED",
+    "ErasureReport",
+    "delete_remotely",
+    "erase_person",
+    "withdraw_memberships",
+]

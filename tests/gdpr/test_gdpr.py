@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from syncd.cli.main import app
-from syncd.gdpr.erase import delete_remotely, erase_person
+from syncd.gdpr.erase import delete_remotely, erase_person, withdraw_memberships
 from syncd.gdpr.export import export_person, json_ready, person_tables
 from syncd.gdpr.retention import drop_old_activity
 from syncd.sandbox.generate import generate
@@ -110,6 +110,24 @@ async def test_erase_leaves_only_the_tombstone_and_a_full_pull_skips_them(
     assert not again["found"]
 
 
+async def test_an_erasure_without_remote_first_takes_them_off_every_syncd_target(
+    synced: tuple[Account, dict],
+) -> None:
+    account, _ = synced
+    email = _rich_person(account)
+    held_before = [key for key, emails in (await account.holdings()).items() if email in emails]
+    assert held_before
+    outcome = await withdraw_memberships(
+        account.engine, account.config.account(ACCOUNT_ID), email, account.http_options()
+    )
+    assert outcome and all(v.startswith("removed from") for v in outcome.values()), outcome
+    erase_person(account.engine, ACCOUNT_ID, email, account.clock.now(), remote=outcome)
+    assert all(email not in emails for emails in (await account.holdings()).values())
+    # the next runs never put them back (the tombstone keeps them out of every segment)
+    await account.run(full=True)
+    assert all(email not in emails for emails in (await account.holdings()).values())
+
+
 async def test_remote_erasure_deletes_them_in_every_sandbox(synced: tuple[Account, dict]) -> None:
     account, _ = synced
     email = _rich_person(account)
@@ -167,7 +185,8 @@ async def test_cli_export_and_erase(
     assert json.loads(out.read_text())["tables"]["contact"][0]["email"] == email
     refused = runner.invoke(app, ["gdpr", "erase", *base], input="n\n")
     assert refused.exit_code == 1
-    erased = runner.invoke(app, ["gdpr", "erase", *base, "--yes"])
+    # no sandbox is served to this CLI: erase from the store only
+    erased = runner.invoke(app, ["gdpr", "erase", *base, "--local-only", "--yes"])
     assert erased.exit_code == 0, erased.output
     assert email not in erased.stdout and json.loads(erased.stdout)["deleted"]["contact"] == 1
     with account.engine.connect() as conn:
