@@ -18,6 +18,7 @@ from syncd.engine.models import (
     ModelArtifacts,
     ModelSettings,
     TrainedClassifier,
+    add_predictions,
     fit_classifier,
     latest_artifact_rows,
     load_artifacts,
@@ -183,3 +184,15 @@ def test_an_unloadable_artifact_is_skipped_not_fatal(store: Engine) -> None:
     assert artifacts.churn is None
     frame, _ = engagement_frame(5)
     assert predict(frame, artifacts)["churn_risk"].isna().all()
+
+
+def test_add_predictions_sets_the_columns_in_place_as_predict_does() -> None:
+    frame, target = engagement_frame(1500)
+    trained, _ = fit_classifier(CHURN, LabelledSet(frame, target), FAST, active_within=60)
+    assert trained is not None
+    artifacts = ModelArtifacts(churn=trained)
+    expected = predict(frame, artifacts)
+    assert "churn_risk" not in frame.columns
+    add_predictions(frame, artifacts)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["churn_risk"].notna().any()
