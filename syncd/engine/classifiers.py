@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from syncd.engine.clusters import ClusterSettings, native_threads
+from syncd.engine.clusters import ClusterSettings, native_threads, single_blas
 from syncd.engine.fields import FIELDS, FieldType
 from syncd.engine.labels import LabelledSet, active_mask
 
@@ -90,11 +90,13 @@ class TrainedClassifier:
         # float64 columns is 400 MB a copy
         # trees read one feature at a time over all rows: a column-major matrix is faster to
         # fill and to walk, and gives the same answers (comparisons, no arithmetic on X)
-        order = "F" if isinstance(self.estimator, HistGradientBoostingClassifier) else "C"
-        for start in range(0, len(positions), PREDICT_CHUNK):
-            chunk = positions[start : start + PREDICT_CHUNK]
-            matrix = _stack(columns, chunk, order)
-            out[chunk] = self.estimator.predict_proba(matrix)[:, 1]
+        trees = isinstance(self.estimator, HistGradientBoostingClassifier)
+        order: Literal["C", "F"] = "F" if trees else "C"
+        with single_blas():
+            for start in range(0, len(positions), PREDICT_CHUNK):
+                chunk = positions[start : start + PREDICT_CHUNK]
+                matrix = _stack(columns, chunk, order)
+                out[chunk] = self.estimator.predict_proba(matrix)[:, 1]
         return out
 
 

@@ -126,7 +126,9 @@ def compute_frames(
     """
     settings = settings or ScoringSettings()
     now_tss = [int(_utc(now).timestamp()) for now in moments]
-    keeps = list(columns) if columns is not None else [None] * len(moments)
+    keeps: list[Collection[str] | None] = (
+        list(columns) if columns is not None else [None] * len(moments)
+    )
     if len(keeps) != len(moments):
         raise ValueError("one column selection per moment")
     conn, owned = connection_of(bind)

@@ -16,7 +16,7 @@ import logging
 import math
 import pickle
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -247,7 +247,8 @@ def _training_frames(
 ) -> tuple[pd.DataFrame, Outcomes, pd.DataFrame]:
     """The frame as of the cut-off, the outcomes after it and (unless given) the clustering
     columns as of now, all from one read of the events (features.compute_frames)."""
-    moments, columns = [cutoff], [None]
+    moments = [cutoff]
+    columns: list[Collection[str] | None] = [None]
     if current is None:
         moments.append(now)
         columns.append(set(CLUSTER_SOURCES))
