@@ -210,7 +210,11 @@ def phase_train(path: Path) -> dict[str, Any]:
     engine = _engine(path)
     started = time.perf_counter()
     report = models.train(engine, ACCOUNT, NOW)
-    return {"seconds": time.perf_counter() - started, "models": report.lines()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "timings": report.timings,
+        "models": report.lines(),
+    }
 
 
 def phase_clusters(path: Path) -> dict[str, Any]:
