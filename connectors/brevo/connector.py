@@ -3,7 +3,8 @@
 Activity costs: Brevo has no account-wide event feed for contacts, only per-contact
 ``campaignStats`` (at most 90 days per call). ``pull_activity`` therefore reads the stats of
 the contacts changed since its cursor (every contact on a full pull) over the last
-``activity_days`` (default 365: five calls a contact). Campaign events do not move a contact's
+``activity_days`` (default 365: five calls a contact; on an incremental pull, only since that
+pull for contacts that existed then: one call). Campaign events do not move a contact's
 ``modifiedAt``, so opens / clicks on a contact that has not otherwise changed are picked up at
 the next full pull or the next change to that contact.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from typing import Any, TypeVar
 
 from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
@@ -34,7 +35,7 @@ from syncd.records import (
 from . import mapping
 from . import settings as s
 from .client import BrevoClient
-from .pull import stats_windows, walk_contacts
+from .pull import WalkCursor, stats_windows, walk_contacts
 from .push import BrevoPusher
 
 T = TypeVar("T")
@@ -152,27 +153,39 @@ class BrevoConnector(Connector):
         return mapping.to_consent(raw, email, "get_contacts", reason)
 
     async def pull_activity(self, cursor: str | None) -> AsyncIterator[Page[ActivityRecord]]:
+        # An incremental pull reads a changed contact's statistics only since the last pull
+        # (a day's overlap): what came before was read then. A contact created since then, and
+        # every contact on a full pull, gets the whole ``activity_days`` history.
+        since = WalkCursor.decode(cursor).since if cursor else None
         async for contacts, next_cursor in walk_contacts(
             self.client, cursor, self.brevo.activity_page_size
         ):
             invalid: list[InvalidRecord] = []
-            valid: list[tuple[str, str]] = []
+            valid: list[tuple[str, str, date | None]] = []
             for raw in contacts:
                 email, refused = mapping.contact_email(raw, "get_contacts")
                 if email is None:
                     invalid.extend([refused] if refused else [])
-                else:
-                    valid.append((mapping.contact_id(raw, "get_contacts"), email))
+                    continue
+                created = parse_timestamp(raw.get("createdAt"))
+                known_before = since is not None and created is not None and created < since
+                start = (since - timedelta(days=1)).date() if known_before and since else None
+                valid.append((mapping.contact_id(raw, "get_contacts"), email, start))
             per_contact = await asyncio.gather(
-                *(self._activity_of(cid, email) for cid, email in valid)
+                *(self._activity_of(cid, email, start) for cid, email, start in valid)
             )
             records = [record for group in per_contact for record in group]
             yield Page(records, next_cursor, invalid)
 
-    async def _activity_of(self, cid: str, email: str) -> list[ActivityRecord]:
+    async def _activity_of(
+        self, cid: str, email: str, earliest: date | None = None
+    ) -> list[ActivityRecord]:
         today = self.http.clock.now().astimezone(UTC).date()
+        days = self.brevo.activity_days
+        if earliest is not None:
+            days = min(days, max(0, (today - earliest).days))
         seen: dict[str, ActivityRecord] = {}
-        for start, end in stats_windows(today, self.brevo.activity_days):
+        for start, end in stats_windows(today, days):
             stats = await self._bounded(self.client.campaign_stats(cid, start, end))
             for record in mapping.to_activity(stats, cid, email, "get_contact_stats"):
                 seen.setdefault(record.event_id, record)
