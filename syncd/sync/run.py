@@ -132,6 +132,7 @@ class SyncRun:
         self.now = self.clock.now()
         self.failed_tools: set[str] = set()
         self._run_id: int | None = None
+        self._ingest_lock = asyncio.Lock()
 
     async def execute(self) -> RunReport:
         report = self._start()
@@ -211,11 +212,22 @@ class SyncRun:
             records = 0
             async for page in pull(cursor):
                 records += len(page.records)
-                with self.engine.begin() as conn:
-                    counts.add(ingest(conn, tool, page))
+                # one writer at a time (two tools may bring the same new email), in a worker
+                # thread so the other tools' requests keep flowing meanwhile
+                async with self._ingest_lock:
+                    counts.add(await asyncio.to_thread(self._ingest, ingest, tool, page))
                 self.observe("page", "pull", f"{tool} {stream}: {records}")
             totals[stream] = {"records": records, **counts.__dict__}
         return totals
+
+    def _ingest(
+        self,
+        ingest: Callable[[Connection, str, Page[Any]], IngestCounts],
+        tool: str,
+        page: Page[Any],
+    ) -> IngestCounts:
+        with self.engine.begin() as conn:
+            return ingest(conn, tool, page)
 
     async def _recompute(self, report: RunReport) -> None:
         # CPU-bound: in a worker thread, so a daemon's admin API and webhooks stay responsive
