@@ -40,7 +40,8 @@ CLUSTER_FEATURES = (*(name for name, _, _ in _COUNT_FEATURES), RECENCY_FEATURE)
 #: the frame columns the cluster features are made of
 CLUSTER_SOURCES = (*(name for name, _, _ in _COUNT_FEATURES), *_RECENCY_SOURCES)
 
-#: below this many rows, native code (OpenMP, BLAS) runs on one thread: on small problems the
+#: (kept for callers; every fit now runs native code on one thread, see native_threads) below
+#: this many rows, native code (OpenMP, BLAS) ran on one thread: on small problems the
 #: threads' start-up and spin-waiting cost more than they save, ten times more on a busy machine
 SINGLE_THREAD_BELOW = 20_000
 
@@ -106,10 +107,13 @@ def cluster_matrix(frame: pd.DataFrame, recency_cap_days: float) -> np.ndarray:
 
 
 def native_threads(n_rows: int) -> AbstractContextManager[object]:
-    if n_rows < SINGLE_THREAD_BELOW:
-        limits: AbstractContextManager[object] = threadpool_limits(limits=1)
-        return limits
-    return single_blas()
+    """Native code on one thread for model fits. Fits run on samples of at most some tens of
+    thousands of rows; there a second thread's barriers cost more than it saves, many times
+    more on a busy machine (measured: training at a million contacts on a loaded 2-core box
+    took 141 s with OpenMP threads, the fits alone over 80 s). ``n_rows`` is kept for callers."""
+    del n_rows
+    limits: AbstractContextManager[object] = threadpool_limits(limits=1)
+    return limits
 
 
 def single_blas() -> AbstractContextManager[object]:
