@@ -142,13 +142,16 @@ def print_report(console: Console, report: RunReport) -> None:
     console.print(plan)
     blocked = report.blocked.get("by_target", [])
     if blocked:
-        table = Table(title=f"consent blocked {report.blocked.get('total', 0)} add(s)")
-        for column in ("tool", "target", "reason", "contacts"):
-            table.add_column(column, justify="right" if column == "contacts" else "left")
+        # one row per tool and reason: which targets it kept people out of is in --json
+        by_reason: dict[tuple[str, str], int] = {}
         for entry in blocked:
-            table.add_row(
-                entry["tool"], escape(entry["target"]), escape(entry["reason"]), str(entry["count"])
-            )
+            key = (entry["tool"], entry["reason"])
+            by_reason[key] = by_reason.get(key, 0) + entry["count"]
+        table = Table(title=f"consent blocked {report.blocked.get('total', 0)} add(s)")
+        for column in ("tool", "reason", "adds blocked"):
+            table.add_column(column, justify="right" if column == "adds blocked" else "left")
+        for (tool, reason), count in sorted(by_reason.items()):
+            table.add_row(tool, escape(reason), str(count))
         console.print(table)
     if not report.dry_run:
         calls = Table(title="API calls")
