@@ -292,9 +292,8 @@ class SyncRun:
             states = self._states(conn)
             gate = self._gate(conn)
         into = report.pushed if into is None else into
-        for tool, connector in self.spec.connectors.items():
-            if tool in self.failed_tools:
-                continue
+
+        async def push_tool(tool: str, connector: Connector) -> None:
             pusher = OutboxPusher(
                 engine=self.engine,
                 account_id=self.spec.account_id,
@@ -309,8 +308,17 @@ class SyncRun:
                 counts: PushCounts = await pusher.push()
             except VendorError as exc:
                 report.errors.append({"phase": "push", "tool": tool, "error": str(exc)})
-                continue
+                return
             into[tool] = counts.as_dict()
+
+        # the vendors' limits are their own: push to all of them at once
+        await asyncio.gather(
+            *(
+                push_tool(tool, connector)
+                for tool, connector in self.spec.connectors.items()
+                if tool not in self.failed_tools
+            )
+        )
 
     # --- helpers ---------------------------------------------------------------------------
 
