@@ -29,6 +29,22 @@ SUPPRESSING = frozenset(
 )
 
 
+#: the contact attributes every connector maps its vendor's fields onto (``custom.<name>``
+#: holds anything else)
+CONTACT_ATTRIBUTES = (
+    "first_name",
+    "last_name",
+    "phone",
+    "country",
+    "city",
+    "company",
+    "industry",
+    "company_size",
+    "job_title",
+    "language",
+)
+
+
 class ActivityType(StrEnum):
     SEND = "send"
     OPEN = "open"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from syncd.records import CONTACT_ATTRIBUTES
+
 
 class FieldType(StrEnum):
     NUMBER = "number"
@@ -19,18 +21,7 @@ WINDOWS_DAYS = (7, 30, 90, 365)
 COUNTED = ("sends", "opens", "clicks", "purchases", "revenue")
 TOOLS = ("hubspot", "brevo", "mailchimp")
 
-ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "city",
-    "company",
-    "industry",
-    "company_size",
-    "job_title",
-    "language",
-)
+ATTRIBUTES = CONTACT_ATTRIBUTES
 
 #: custom attributes are addressed as ``custom.<name>`` (strings)
 CUSTOM_PREFIX = "custom."

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from syncd.clock import VirtualClock
-from syncd.records import ContactRecord, InvalidRecord, Page
+from syncd.records import CONTACT_ATTRIBUTES, ContactRecord, InvalidRecord, Page
 from syncd.sandbox.generate import generate
 from syncd.sandbox.harness import Exchange, ExchangeLog, FaultPlan
 from syncd.sandbox.population import Campaign, Event, Person, Population, ToolPresence
@@ -21,18 +21,7 @@ from tests.support.rig import Rig, make_rig
 
 #: VirtualClock's default start, and the generator's default "now"
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
-ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "city",
-    "company",
-    "industry",
-    "company_size",
-    "job_title",
-    "language",
-)
+ATTRIBUTES = CONTACT_ATTRIBUTES
 #: every fault kind at once, often enough that most pulls meet several of them
 FAULT_RATES = {
     "429": 0.04,

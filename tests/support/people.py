@@ -10,21 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from syncd.records import CONTACT_ATTRIBUTES
 from syncd.sandbox.population import Event, Person, ToolPresence
 
 #: the contact attributes every ``Person`` carries, in the order the dataclass declares them
-PERSON_ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "city",
-    "company",
-    "industry",
-    "company_size",
-    "job_title",
-    "language",
-)
+PERSON_ATTRIBUTES = CONTACT_ATTRIBUTES
 
 
 def one_tool_person(

@@ -14,22 +14,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from syncd.records import ConsentStatus
+from syncd.records import CONTACT_ATTRIBUTES, ConsentStatus
 from syncd.sandbox.population import Person, Population
 from syncd.store.models import Account, ActivityEvent, Consent, Contact, Identity
 
-_ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "phone",
-    "country",
-    "city",
-    "company",
-    "industry",
-    "company_size",
-    "job_title",
-    "language",
-)
+_ATTRIBUTES = CONTACT_ATTRIBUTES
 _STATUS = {status.value: status.value for status in ConsentStatus}
 
 

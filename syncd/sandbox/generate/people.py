@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from syncd.records import CONTACT_ATTRIBUTES
 from syncd.sandbox.generate.units import DAY
 from syncd.sandbox.generate.vocabulary import (
     COMPANY_STEMS,
@@ -52,22 +53,7 @@ def draw_attributes(rng: np.random.Generator, n: int) -> dict[str, list[str | No
     has_co, has_phone, has_country, has_city = rng.random((4, n)) < [[0.7], [0.45], [0.96], [0.9]]
     first, last = rng.integers(0, len(FIRST), n), rng.integers(0, len(LAST), n)
     digits, city_pick, title = rng.integers(0, 10**9, n), rng.random(n), rng.integers(0, 11, n)
-    out: dict[str, list[str | None]] = {
-        k: []
-        for k in (
-            "first_name",
-            "last_name",
-            "phone",
-            "country",
-            "city",
-            "company",
-            "industry",
-            "company_size",
-            "job_title",
-            "language",
-            "currency",
-        )
-    }
+    out: dict[str, list[str | None]] = {k: [] for k in (*CONTACT_ATTRIBUTES, "currency")}
     for i in range(n):
         code = codes[country_ix[i]]
         _, dial, width, lang, currency, cities, _ = COUNTRIES[code]
