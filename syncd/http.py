@@ -92,6 +92,8 @@ class HttpStats:
     rate_limited: int = 0
     retries: Counter[str] = field(default_factory=Counter)
     by_operation: Counter[str] = field(default_factory=Counter)
+    #: answers per (operation, HTTP status or "timeout" / "connection")
+    by_status: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,7 +103,15 @@ class HttpStats:
             "rate_limited": self.rate_limited,
             "retries": dict(self.retries),
             "by_operation": dict(self.by_operation),
+            "by_status": _nest(self.by_status),
         }
+
+
+def _nest(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    nested: dict[str, dict[str, int]] = {}
+    for (operation, status), n in sorted(counts.items()):
+        nested.setdefault(operation, {})[status] = n
+    return nested
 
 
 class RollingWindow:
@@ -263,10 +273,12 @@ class VendorHttp:
                     method, path, params=params, json=json_body, content=content
                 )
             except httpx.TimeoutException as exc:
+                self.stats.by_status[(operation, "timeout")] += 1
                 raise _Retryable(
                     "timeout", None, TransientVendorError(vendor, operation, f"timeout: {exc!r}")
                 ) from exc
             except httpx.TransportError as exc:
+                self.stats.by_status[(operation, "connection")] += 1
                 raise _Retryable(
                     "connection",
                     None,
@@ -279,6 +291,7 @@ class VendorHttp:
     ) -> Any:
         vendor = self.policy.vendor
         status = response.status_code
+        self.stats.by_status[(operation, str(status))] += 1
         if self.policy.is_rate_limited(response):
             self.stats.rate_limited += 1
             wait = self.policy.retry_after(response)

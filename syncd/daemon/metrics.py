@@ -53,6 +53,10 @@ class DaemonMetrics:
             "syncd_api_calls", "Vendor API calls, by vendor and operation.",
             ["account", "vendor", "operation"], registry=r,
         )  # fmt: skip
+        self.api_responses = Counter(
+            "syncd_api_responses", "Vendor answers, by operation and HTTP status.",
+            ["account", "vendor", "operation", "status"], registry=r,
+        )  # fmt: skip
         self.api_writes = Counter(
             "syncd_api_write_calls", "Vendor API calls that change something.",
             ["account", "vendor"], registry=r,
@@ -93,6 +97,9 @@ class DaemonMetrics:
         for vendor, api in (report.get("api") or {}).items():
             for operation, count in (api.get("by_operation") or {}).items():
                 self.api_calls.labels(account, vendor, operation).inc(count)
+            for operation, statuses in (api.get("by_status") or {}).items():
+                for status, count in statuses.items():
+                    self.api_responses.labels(account, vendor, operation, status).inc(count)
             self.api_writes.labels(account, vendor).inc(api.get("write_calls", 0))
             self.rate_limited.labels(account, vendor).inc(api.get("rate_limited", 0))
             for reason, count in (api.get("retries") or {}).items():

@@ -134,6 +134,9 @@ async def test_metrics_match_the_run_report(client: httpx.AsyncClient) -> None:
         for operation, count in api["by_operation"].items():
             labels = {"account": "demo", "vendor": vendor, "operation": operation}
             assert value("syncd_api_calls_total", **labels) == count
+            for status, answered in api["by_status"].get(operation, {}).items():
+                labels_status = {**labels, "status": status}
+                assert value("syncd_api_responses_total", **labels_status) == answered
         assert (
             value("syncd_api_write_calls_total", account="demo", vendor=vendor)
             == api["write_calls"]

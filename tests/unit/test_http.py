@@ -99,6 +99,7 @@ async def test_429_waits_for_retry_after_then_succeeds() -> None:
     assert http.stats.rate_limited == 2
     assert http.stats.retries["429"] == 2
     assert clock.monotonic() >= 4.0  # two Retry-After: 2 waits
+    assert http.stats.as_dict()["by_status"] == {"get": {"200": 1, "429": 2}}
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "503", "timeout", "drop", "truncate", "malformed"])
@@ -110,6 +111,13 @@ async def test_transient_faults_are_retried(fault: str) -> None:
     body = await http.call("get", "GET", "/ok")
     assert body == {"ok": True, "n": 1 if fault in ("500", "502", "503", "timeout", "drop") else 3}
     assert sum(http.stats.retries.values()) == 2
+    statuses = http.stats.as_dict()["by_status"]["get"]
+    expected = {"timeout": "timeout", "drop": "connection"}.get(fault, fault)
+    if fault in ("truncate", "malformed"):
+        expected = "200"  # a garbled body still came with its status
+        assert statuses == {"200": 3}
+    else:
+        assert statuses == {expected: 2, "200": 1}
 
 
 async def test_other_4xx_is_never_retried() -> None:
