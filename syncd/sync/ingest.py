@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from syncd.gdpr.tombstone import ErasedFilter
 from syncd.records import ActivityRecord, ConsentRecord, ContactRecord, InvalidRecord, Page
@@ -22,6 +22,7 @@ from syncd.store.models import (
     ConsentEvent,
     Contact,
     Identity,
+    LedgerEntry,
     RejectedRecord,
     SyncCursor,
 )
@@ -39,6 +40,7 @@ CONSENT = _table(Consent)
 CONSENT_EVENT = _table(ConsentEvent)
 ACTIVITY = _table(ActivityEvent)
 CURSOR = _table(SyncCursor)
+LEDGER = _table(LedgerEntry)
 REJECTED = _table(RejectedRecord)
 
 
@@ -261,6 +263,39 @@ class Ingestor:
         counts.events_new += len(fresh)
         self._cursor(conn, tool, "activity", page.cursor)
         return counts
+
+    # --- contacts gone from a tool ----------------------------------------------------------
+
+    def prune(self, conn: Connection, tool: str, seen: set[str]) -> int:
+        """After a complete full pull: forget the tool's identities it no longer holds.
+
+        Someone deleted them in the tool. Their ledger rows for that tool go too (the tool
+        holds nothing for them now); their consent history stays, so an unsubscribe there
+        still suppresses them elsewhere.
+        """
+        gone = [
+            (row.id, row.contact_id)
+            for row in conn.execute(
+                select(IDENTITY.c.id, IDENTITY.c.contact_id, IDENTITY.c.remote_id)
+                .where(IDENTITY.c.account_id == self.account_id)
+                .where(IDENTITY.c.tool == tool)
+            )
+            if row.remote_id not in seen
+        ]
+        if not gone:
+            return 0
+        contact_ids = sorted({contact_id for _, contact_id in gone})
+        for chunk in _chunks([identity_id for identity_id, _ in gone], 500):
+            conn.execute(delete(IDENTITY).where(IDENTITY.c.id.in_(chunk)))
+        for chunk in _chunks(contact_ids, 500):
+            conn.execute(
+                delete(LEDGER)
+                .where(LEDGER.c.account_id == self.account_id)
+                .where(LEDGER.c.tool == tool)
+                .where(LEDGER.c.contact_id.in_(chunk))
+            )
+        self._touch(conn, set(contact_ids), self.now)
+        return len(gone)
 
     # --- shared ----------------------------------------------------------------------------
 

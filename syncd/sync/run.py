@@ -210,14 +210,23 @@ class SyncRun:
                     cursor = read_cursor(conn, self.spec.account_id, tool, stream)
             counts = IngestCounts()
             records = 0
+            seen: set[str] = set()
             async for page in pull(cursor):
                 records += len(page.records)
+                if stream == "contacts":
+                    seen.update(r.remote_id for r in page.records)
+                    seen.update(r.remote_id for r in page.invalid)
                 # one writer at a time (two tools may bring the same new email), in a worker
                 # thread so the other tools' requests keep flowing meanwhile
                 async with self._ingest_lock:
                     counts.add(await asyncio.to_thread(self._ingest, ingest, tool, page))
                 self.observe("page", "pull", f"{tool} {stream}: {records}")
             totals[stream] = {"records": records, **counts.__dict__}
+            if stream == "contacts" and self.options.full:
+                # the whole tool was read: whoever it no longer holds was deleted there
+                async with self._ingest_lock:
+                    gone = await asyncio.to_thread(self._prune, ingestor, tool, seen)
+                totals[stream]["gone"] = gone
         return totals
 
     def _ingest(
@@ -228,6 +237,10 @@ class SyncRun:
     ) -> IngestCounts:
         with self.engine.begin() as conn:
             return ingest(conn, tool, page)
+
+    def _prune(self, ingestor: Ingestor, tool: str, seen: set[str]) -> int:
+        with self.engine.begin() as conn:
+            return ingestor.prune(conn, tool, seen)
 
     async def _recompute(self, report: RunReport) -> None:
         # CPU-bound: in a worker thread, so a daemon's admin API and webhooks stay responsive
