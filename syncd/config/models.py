@@ -168,22 +168,16 @@ class EventPoints(_Section):
 
 
 class TierThresholds(_Section):
-    """Engagement tiers by open rate over ``window_days`` (high: above ``high_open_rate``)."""
+    """Engagement tiers by open rate: "high" above ``high_open_rate``, "medium" for any opens
+    below it, "inactive" for none; ``window`` picks the all-time or the 90-day open rate."""
 
-    high_open_rate: float = Field(default=0.20, ge=0, le=1)
-    medium_open_rate: float = Field(default=0.05, ge=0, le=1)
-    window_days: int = Field(default=90, gt=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TierThresholds:
-        if self.medium_open_rate >= self.high_open_rate:
-            raise ValueError("medium_open_rate must be below high_open_rate")
-        return self
+    high_open_rate: float = Field(default=0.20, gt=0, le=1)
+    window: Literal["all", "90d"] = "all"
 
 
 class RfmSettings(_Section):
-    bins: int = Field(default=5, ge=2, le=10)
-    window_days: int = Field(default=730, gt=0)
+    """Recency / frequency / monetary quintiles (of buyers) and their named groups."""
+
     #: monetary values in other currencies are converted to this one
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
 

@@ -21,6 +21,7 @@ def scoring_settings(account: AccountConfig) -> ScoringSettings:
         half_life_days=scoring.half_life_days,
         inactivity_days=scoring.inactive_after_months * DAYS_PER_MONTH,
         tier_high_rate=scoring.tiers.high_open_rate,
+        tier_rate_field="open_rate_90d" if scoring.tiers.window == "90d" else "open_rate",
         drift_threshold=scoring.drift_threshold,
         base_currency=scoring.rfm.currency,
     )
