@@ -12,7 +12,6 @@ Cursors are compact JSON, opaque to callers:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ import httpx
 from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
 from syncd.errors import RequestRejected
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
-from syncd.normalize import InvalidEmail, iso_utc, normalize_email, parse_timestamp
+from syncd.normalize import iso_utc, parse_timestamp
 from syncd.records import (
     ActivityRecord,
     Change,
@@ -37,6 +36,7 @@ from syncd.records import (
 
 from . import mapping
 from . import settings as s
+from .activity import feed_pages
 from .client import Keyset, MailchimpClient, dump_cursor, load_cursor
 from .push import Pusher, Targets
 from .settings import MailchimpSettings
@@ -143,61 +143,21 @@ class MailchimpConnector(Connector):
         since = parse_timestamp(saved.get("since"))
         newest = parse_timestamp(saved.get("max")) or since
         floor = since - timedelta(seconds=s.CURSOR_OVERLAP_S) if since else None
-        pages = self.client.member_pages(
-            "pull_activity",
+        pages = feed_pages(
+            self.client,
             start=Keyset.load(saved.get("scan")),
-            since=None,
-            count=self.mc_settings.activity_members_per_page,
-            fields=s.SCAN_FIELDS,
+            floor=floor,
+            members_per_page=self.mc_settings.activity_members_per_page,
+            feed_page=self.mc_settings.activity_feed_page,
         )
-        async for members, state in pages:
-            records, invalid, latest = await self._activity_of(members, floor)
-            if latest is not None and (newest is None or latest > newest):
-                newest = latest
-            scan = {"scan": state.dump() if state else None}
-            yield Page(records, dump_cursor(_activity_state(since, newest, scan)), invalid)
+        async for page in pages:
+            if page.latest is not None and (newest is None or page.latest > newest):
+                newest = page.latest
+            scan = {"scan": page.keyset.dump() if page.keyset else None}
+            yield Page(
+                page.records, dump_cursor(_activity_state(since, newest, scan)), page.invalid
+            )
         yield Page([], dump_cursor(_activity_state(newest, None, {})))
-
-    async def _activity_of(
-        self, members: list[Any], floor: datetime | None
-    ) -> tuple[list[ActivityRecord], list[InvalidRecord], datetime | None]:
-        readable: list[tuple[str, str]] = []
-        invalid: list[InvalidRecord] = []
-        for member in members:
-            member_id = str(member.get("id"))
-            raw = str(member.get("email_address"))
-            try:
-                readable.append((member_id, normalize_email(raw)))
-            except InvalidEmail as exc:
-                invalid.append(
-                    InvalidRecord(
-                        s.VENDOR, member_id, raw, f"invalid email, activity not read: {exc}"
-                    )
-                )
-        feeds: list[asyncio.Task[list[Any]]] = []
-        async with asyncio.TaskGroup() as group:  # the HTTP layer keeps it to 10 at a time
-            for member_id, _ in readable:
-                feeds.append(
-                    group.create_task(
-                        self.client.activity_feed(
-                            member_id, since=floor, page=self.mc_settings.activity_feed_page
-                        )
-                    )
-                )
-        records: list[ActivityRecord] = []
-        latest: datetime | None = None
-        for (member_id, email), task in zip(readable, feeds, strict=True):
-            for item in task.result():
-                when = mapping.feed_time(item, member_id)
-                if floor is not None and when < floor:
-                    continue
-                record = mapping.activity_of(member_id, email, item)
-                if record is None:
-                    continue
-                records.append(record)
-                latest = when if latest is None or when > latest else latest
-        records.sort(key=lambda r: (r.occurred_at, r.event_id))
-        return records, invalid, latest
 
     # --- push -------------------------------------------------------------------------------
 

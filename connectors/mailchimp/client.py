@@ -9,7 +9,7 @@ the end and is read again rather than shifting the pages under the reader.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,7 +106,7 @@ class MailchimpClient:
         since: datetime | None,
         count: int,
         fields: str,
-    ) -> AsyncIterator[tuple[list[Any], Keyset | None]]:
+    ) -> AsyncGenerator[tuple[list[Any], Keyset | None], None]:
         """Pages of members by ``last_changed`` ascending, each with the keyset after it.
 
         ``since`` bounds a fresh listing; ``start`` resumes one (and wins over ``since``).
