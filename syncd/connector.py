@@ -7,7 +7,7 @@ the same way), so a third party adds one by publishing a package; the core never
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from syncd.errors import SyncdError
+from syncd.errors import RequestRejected, SyncdError
 from syncd.http import RateLimit, VendorHttp
 from syncd.records import (
     ActivityRecord,
@@ -119,6 +119,17 @@ class Connector(abc.ABC):
 def erasure_change(email: str) -> Change:
     """The :class:`Change` a :meth:`Connector.delete_contact` result is about."""
     return Change(Target(TargetKind.PROPERTY, "gdpr:delete"), ChangeOp.REMOVE, email)
+
+
+async def erase_remotely(email: str, vendor: str, deletion: Awaitable[Any]) -> ChangeResult:
+    """Await a vendor's deletion call: done, or "not in <vendor>" when it answers 404."""
+    try:
+        await deletion
+    except RequestRejected as exc:
+        if exc.status != 404:
+            raise
+        return ChangeResult(erasure_change(email), ok=True, reason=f"not in {vendor}")
+    return ChangeResult(erasure_change(email), ok=True)
 
 
 class UnknownConnector(SyncdError):

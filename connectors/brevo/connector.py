@@ -16,8 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, date, timedelta
 from typing import Any, TypeVar
 
-from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
-from syncd.errors import RequestRejected
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erase_remotely
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
 from syncd.normalize import parse_timestamp
 from syncd.records import (
@@ -201,10 +200,4 @@ class BrevoConnector(Connector):
 
     async def delete_contact(self, email: str) -> ChangeResult:
         """``DELETE /v3/contacts/{email}``: Brevo's own deletion of a contact."""
-        try:
-            await self.client.delete_contact(email)
-        except RequestRejected as exc:
-            if exc.status != 404:
-                raise
-            return ChangeResult(erasure_change(email), ok=True, reason="not in Brevo")
-        return ChangeResult(erasure_change(email), ok=True)
+        return await erase_remotely(email, "Brevo", self.client.delete_contact(email))

@@ -17,8 +17,7 @@ from connectors.hubspot.mapping import (
 from connectors.hubspot.pulls import ContactPager, EventPager
 from connectors.hubspot.push import Pusher
 from connectors.hubspot.settings import HubSpotSettings
-from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
-from syncd.errors import RequestRejected
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erase_remotely
 from syncd.http import HttpPolicy, RateLimit, VendorHttp, require
 from syncd.records import (
     ActivityRecord,
@@ -196,13 +195,7 @@ class HubSpotConnector(Connector):
         await self.client.gdpr_delete(email)
 
     async def delete_contact(self, email: str) -> ChangeResult:
-        try:
-            await self.gdpr_delete(email)
-        except RequestRejected as exc:
-            if exc.status != 404:
-                raise
-            return ChangeResult(erasure_change(email), ok=True, reason="not in HubSpot")
-        return ChangeResult(erasure_change(email), ok=True)
+        return await erase_remotely(email, "HubSpot", self.gdpr_delete(email))
 
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]

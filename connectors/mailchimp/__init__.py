@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 
-from syncd.connector import Capabilities, Connector, ConnectorSettings, erasure_change
-from syncd.errors import RequestRejected
+from syncd.connector import Capabilities, Connector, ConnectorSettings, erase_remotely
 from syncd.http import HttpPolicy, RateLimit, VendorHttp
 from syncd.normalize import iso_utc, parse_timestamp
 from syncd.records import (
@@ -169,13 +168,7 @@ class MailchimpConnector(Connector):
 
     async def delete_contact(self, email: str) -> ChangeResult:
         """``POST .../members/{hash}/actions/delete-permanent``: the address is forgotten."""
-        try:
-            await self.client.delete_permanent(email)
-        except RequestRejected as exc:
-            if exc.status != 404:
-                raise
-            return ChangeResult(erasure_change(email), ok=True, reason="not in Mailchimp")
-        return ChangeResult(erasure_change(email), ok=True)
+        return await erase_remotely(email, "Mailchimp", self.client.delete_permanent(email))
 
 
 def _keyset_cursor(state: Keyset | None, previous: str | None) -> str | None:
